@@ -1,0 +1,1 @@
+"""bertmlm: BERT masked-language-model pretraining in PyTorch."""
