@@ -1,1 +1,43 @@
 """bertmlm: BERT masked-language-model pretraining in PyTorch."""
+
+from .config import BertConfig
+from .modeling import (
+    BertAttention,
+    BertEmbeddings,
+    BertEncoder,
+    BertForMaskedLM,
+    BertIntermediate,
+    BertLayer,
+    BertLMPredictionHead,
+    BertModel,
+    BertModelOutput,
+    BertOnlyMLMHead,
+    BertOutput,
+    BertPooler,
+    BertPredictionHeadTransform,
+    BertPreTrainedModel,
+    BertSelfAttention,
+    BertSelfOutput,
+    MaskedLMOutput,
+)
+
+__all__ = [
+    "BertConfig",
+    "BertAttention",
+    "BertEmbeddings",
+    "BertEncoder",
+    "BertForMaskedLM",
+    "BertIntermediate",
+    "BertLayer",
+    "BertLMPredictionHead",
+    "BertModel",
+    "BertModelOutput",
+    "BertOnlyMLMHead",
+    "BertOutput",
+    "BertPooler",
+    "BertPredictionHeadTransform",
+    "BertPreTrainedModel",
+    "BertSelfAttention",
+    "BertSelfOutput",
+    "MaskedLMOutput",
+]
