@@ -1,5 +1,6 @@
 """bertmlm: BERT masked-language-model pretraining in PyTorch."""
 
+from .collator import MLMCollator
 from .config import BertConfig
 from .modeling import (
     BertAttention,
@@ -40,4 +41,5 @@ __all__ = [
     "BertSelfAttention",
     "BertSelfOutput",
     "MaskedLMOutput",
+    "MLMCollator",
 ]
