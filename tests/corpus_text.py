@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import random
+import warnings
 
 TURKISH_SAMPLE = """\
 İstanbul, Boğaziçi'nin iki yakasına yayılmış, tarihi ve kültürüyle dünyanın en güzel şehirlerinden biridir.
@@ -74,14 +75,16 @@ DOC_MODULES = ["os", "re", "json", "collections", "itertools", "functools", "pat
 def docstrings() -> str:
     """Docstrings of some standard-library modules and their public members."""
     out = []
-    for name in DOC_MODULES:
-        module = importlib.import_module(name)
-        out.append(module.__doc__ or "")
-        for attr in sorted(dir(module)):
-            if not attr.startswith("_"):
-                doc = getattr(getattr(module, attr), "__doc__", None)
-                if isinstance(doc, str):
-                    out.append(doc)
+    with warnings.catch_warnings():  # some attributes are deprecated aliases (typing.io)
+        warnings.simplefilter("ignore")
+        for name in DOC_MODULES:
+            module = importlib.import_module(name)
+            out.append(module.__doc__ or "")
+            for attr in sorted(dir(module)):
+                if not attr.startswith("_"):
+                    doc = getattr(getattr(module, attr, None), "__doc__", None)
+                    if isinstance(doc, str):
+                        out.append(doc)
     return "\n".join(out)
 
 

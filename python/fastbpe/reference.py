@@ -183,13 +183,18 @@ def count_words(texts: Iterable[str]) -> dict[str, int]:
     return table
 
 
-def choose_alphabet(table: dict[str, int], limit: int | None) -> list[str]:
-    """The corpus characters in code point order; with `limit`, only the most frequent."""
+def new_alphabet(table: dict[str, int], known: set[str], limit: int | None) -> list[str]:
+    """The corpus characters not in `known`, in code point order.
+
+    With `limit`, only the `limit` most frequent of them: the limit counts the characters
+    this training adds, so a character that is already a token (a one-character special
+    token, or anything in the initial tokenizer when extending) takes no place in it.
+    """
     freq: dict[str, int] = {}
     for word, count in table.items():
         for ch in word:
             freq[ch] = freq.get(ch, 0) + count
-    chars = list(freq)
+    chars = [ch for ch in freq if ch not in known]
     if limit is not None:
         # most frequent first, ties: lower code point first; then back to code point order
         chars = sorted(chars, key=lambda ch: (-freq[ch], ord(ch)))[:limit]
@@ -324,7 +329,7 @@ class ReferenceTokenizer:
               limit_alphabet: int | None = None) -> ReferenceTokenizer:
         """Learn a tokenizer from texts (str) or UTF-8 files (paths). See docs/tokenizer.md."""
         check_int("vocab_size", vocab_size, 1)
-        check_int("min_frequency", min_frequency, 0)
+        check_int("min_frequency", min_frequency, 1)
         if limit_alphabet is not None:
             check_int("limit_alphabet", limit_alphabet, 0)
         if not isinstance(byte_fallback, bool):
@@ -347,9 +352,7 @@ class ReferenceTokenizer:
             merges: list[tuple[int, int]] = []
         else:
             vocab, merges = list(initial._vocab), list(initial._merges)
-        known = set(vocab)
-        new_chars = [ch for ch in choose_alphabet(table, limit_alphabet) if ch not in known]
-        vocab.extend(new_chars)  # section 3.3: the alphabet, code point order, no duplicates
+        vocab.extend(new_alphabet(table, set(vocab), limit_alphabet))  # section 3.3
         if vocab_size < len(vocab):
             raise ValueError(
                 f"vocab_size {vocab_size} is below the {len(vocab)} tokens that the special "
