@@ -251,7 +251,7 @@ def train_merges(words: list[list[int]], counts: list[int], vocab: list[str],
         learned.append(pair)
         # Rewrite only the words that hold the pair, and update the counts by their delta.
         changed = set()
-        for w in where.pop(pair):
+        for w in where.pop(pair, ()):
             old = words[w]
             new = merge(old, pair, new_id)
             if len(new) == len(old):
@@ -342,6 +342,9 @@ class ReferenceTokenizer:
                                  "leave special_tokens unset when extending")
             special_tokens, byte_fallback = initial._special_tokens, initial._byte_fallback
         special_tokens = check_special_tokens(special_tokens)
+        if byte_fallback and set(special_tokens) & set(BYTE_TOKENS):
+            raise ValueError("a special token collides with a byte-fallback token <0xNN>; "
+                             "rename it")
 
         table = count_words(read_texts(texts))
         if not table:
@@ -466,7 +469,7 @@ class ReferenceTokenizer:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         vocab = {tok: i for i, tok in enumerate(self._vocab)}  # dicts keep id order
-        (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, indent=0) + "\n",
+        (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, indent=2) + "\n",
                                       encoding="utf-8")
         lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
         (d / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -515,12 +518,12 @@ def read_json(path: Path):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
+        raise ValueError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
 
 
 def check_config(config, path: Path) -> tuple[list[str], bool]:
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: line 1: expected a JSON object")
+        raise ValueError(f"{path}:1: expected a JSON object")
     for key, value in FORMAT.items():
         if config.get(key) != value:
             raise ValueError(f"{path}: {key!r} is {config.get(key)!r}, expected {value!r}")
@@ -538,18 +541,18 @@ def check_config(config, path: Path) -> tuple[list[str], bool]:
 def check_vocab(raw, path: Path, specials: list[str], byte_fallback: bool) -> list[str]:
     """{token: id} -> the id-ordered token list, after checking ids and the fixed prefix."""
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: line 1: expected a JSON object {{token: id}}")
+        raise ValueError(f"{path}:1: expected a JSON object {{token: id}}")
     vocab: list[str | None] = [None] * len(raw)
     for line, (tok, i) in enumerate(raw.items(), start=2):  # the layout `save` writes
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(raw):
-            raise ValueError(f"{path}: line {line}: id {i!r} of {tok!r} is not in 0..{len(raw) - 1}")
+            raise ValueError(f"{path}:{line}: id {i!r} of {tok!r} is not in 0..{len(raw) - 1}")
         if vocab[i] is not None:
-            raise ValueError(f"{path}: line {line}: id {i} is used twice")
+            raise ValueError(f"{path}:{line}: id {i} is used twice")
         vocab[i] = tok
     expected = specials + (BYTE_TOKENS if byte_fallback else [])
     for i, tok in enumerate(expected):
         if i >= len(vocab) or vocab[i] != tok:
-            raise ValueError(f"{path}: line {i + 2}: id {i} must be {tok!r} (from fastbpe.json)")
+            raise ValueError(f"{path}:{i + 2}: id {i} must be {tok!r} (from fastbpe.json)")
     return vocab  # type: ignore[return-value]
 
 
@@ -567,9 +570,9 @@ def read_merges(path: Path, vocab: list[str]) -> list[tuple[int, int]]:
             continue
         parts = line.split(" ")
         if len(parts) != 2 or not all(parts):
-            raise ValueError(f"{path}: line {lineno}: expected 'left right', got {line!r}")
+            raise ValueError(f"{path}:{lineno}: expected 'left right', got {line!r}")
         for tok in parts + [parts[0] + parts[1]]:
             if tok not in ids:
-                raise ValueError(f"{path}: line {lineno}: token {tok!r} is not in vocab.json")
+                raise ValueError(f"{path}:{lineno}: token {tok!r} is not in vocab.json")
         merges.append((ids[parts[0]], ids[parts[1]]))
     return merges
