@@ -1,7 +1,25 @@
 //! fastbpe: byte-pair-encoding training and encoding.
 //!
-//! The core modules hold no Python types; `py` is the only PyO3 layer.
+//! One idea per module; the core modules hold no Python types and `py` is the only PyO3
+//! layer. The algorithm is specified in `docs/tokenizer.md`.
+
+pub mod corpus;
+pub mod encode;
+pub mod error;
+pub mod io;
+pub mod normalize;
+pub mod pretokenize;
+pub mod stats;
+pub mod train;
+pub mod vocab;
+pub mod word;
 
 mod py;
 
+pub use corpus::WordCounts;
+pub use encode::Tokenizer;
+pub use error::{Error, Result};
 pub use py::_fastbpe;
+pub use stats::get_stats;
+pub use train::{train, Progress, Stage, TrainConfig};
+pub use vocab::Model;

@@ -1,0 +1,281 @@
+//! The word-frequency table: texts and files -> {word: count}, counted in parallel.
+//!
+//! Files are read in chunks of about 4 MiB cut just after a newline (a newline is always a
+//! word of its own and never composes under NFC, so a cut there changes no word), a batch of
+//! chunks is counted in parallel, and the per-chunk tables are folded into one. A file is never
+//! held in memory whole; only a line longer than a chunk grows one.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::normalize::{nfc, to_marker};
+use crate::pretokenize::words;
+use crate::train::{report, Progress, Stage};
+
+/// Bytes per chunk of a training file.
+const CHUNK: usize = 4 << 20;
+/// Texts per rayon task when counting a batch of texts.
+const TEXTS_PER_TASK: usize = 256;
+
+/// word (normalised, with `▁`) -> number of occurrences in the corpus.
+#[derive(Clone, Debug, Default)]
+pub struct WordCounts {
+    map: FxHashMap<String, u64>,
+}
+
+impl WordCounts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn get(&self, word: &str) -> Option<u64> {
+        self.map.get(word).copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.map.iter().map(|(w, &c)| (w.as_str(), c))
+    }
+
+    /// Adds one word occurrence count (the word must already be normalised).
+    pub fn add_word(&mut self, word: &str, count: u64) {
+        *self.map.entry(word.to_owned()).or_insert(0) += count;
+    }
+
+    fn absorb(&mut self, other: FxHashMap<String, u64>) {
+        if self.map.is_empty() {
+            self.map = other;
+            return;
+        }
+        for (w, c) in other {
+            *self.map.entry(w).or_insert(0) += c;
+        }
+    }
+
+    /// Counts the words of each text (each text is normalised on its own).
+    pub fn add_texts<S: AsRef<str> + Sync>(&mut self, texts: &[S]) {
+        let table = texts
+            .par_chunks(TEXTS_PER_TASK)
+            .map(|group| {
+                let mut local = FxHashMap::default();
+                for t in group {
+                    count_text(t.as_ref(), &mut local);
+                }
+                owned(local)
+            })
+            .reduce(FxHashMap::default, merge_tables);
+        self.absorb(table);
+    }
+
+    /// Counts the words of UTF-8 files, in chunks, reporting bytes done of bytes total.
+    pub fn add_files(&mut self, paths: &[PathBuf], progress: Progress) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let mut total = 0u64;
+        for p in paths {
+            let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
+            if meta.is_dir() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} is a directory; pass the files in it",
+                    p.display()
+                )));
+            }
+            total += meta.len();
+        }
+        report(progress, Stage::Count, 0, total)?;
+        let per_batch = 2 * rayon::current_num_threads().max(1);
+        let mut done = 0u64;
+        let mut readers = paths.iter().map(|p| ChunkReader::open(p));
+        let mut current: Option<ChunkReader> = None;
+        loop {
+            // A batch of chunks, possibly from several files.
+            let mut batch: Vec<(&Path, u64, Vec<u8>)> = Vec::with_capacity(per_batch);
+            while batch.len() < per_batch {
+                if current.is_none() {
+                    match readers.next() {
+                        Some(r) => current = Some(r?),
+                        None => break,
+                    }
+                }
+                let reader = current.as_mut().expect("set above");
+                match reader.next_chunk()? {
+                    Some((offset, bytes)) => batch.push((reader.path, offset, bytes)),
+                    None => current = None,
+                }
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let bytes: u64 = batch.iter().map(|(_, _, b)| b.len() as u64).sum();
+            let tables: Vec<Result<FxHashMap<String, u64>>> = batch
+                .par_iter()
+                .map(|(path, offset, bytes)| {
+                    let text = std::str::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
+                        path: path.to_path_buf(),
+                        offset: offset + e.valid_up_to() as u64,
+                    })?;
+                    let mut local = FxHashMap::default();
+                    count_text(text, &mut local);
+                    Ok(owned(local))
+                })
+                .collect();
+            for t in tables {
+                self.absorb(t?);
+            }
+            done += bytes;
+            report(progress, Stage::Count, done, total)?;
+        }
+    }
+}
+
+/// Counts the words of one raw text into `local` (keys are spans of the NFC text).
+fn count_text(text: &str, local: &mut FxHashMap<String, u64>) {
+    let text = nfc(text);
+    for w in words(&text) {
+        match local.get_mut(w) {
+            Some(c) => *c += 1,
+            None => {
+                local.insert(w.to_owned(), 1);
+            }
+        }
+    }
+}
+
+/// Re-keys a table by the stored (marker) form of each word.
+fn owned(local: FxHashMap<String, u64>) -> FxHashMap<String, u64> {
+    let mut out = FxHashMap::with_capacity_and_hasher(local.len(), Default::default());
+    for (w, c) in local {
+        let key = match to_marker(&w) {
+            std::borrow::Cow::Borrowed(_) => w,
+            std::borrow::Cow::Owned(s) => s,
+        };
+        *out.entry(key).or_insert(0) += c;
+    }
+    out
+}
+
+fn merge_tables(a: FxHashMap<String, u64>, b: FxHashMap<String, u64>) -> FxHashMap<String, u64> {
+    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    for (w, c) in small {
+        *big.entry(w).or_insert(0) += c;
+    }
+    big
+}
+
+/// Reads a file in chunks that end just after a newline (or at the end of the file).
+struct ChunkReader<'a> {
+    path: &'a Path,
+    file: File,
+    carry: Vec<u8>,
+    offset: u64,
+    eof: bool,
+}
+
+impl<'a> ChunkReader<'a> {
+    fn open(path: &'a Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Ok(ChunkReader {
+            path,
+            file,
+            carry: Vec::new(),
+            offset: 0,
+            eof: false,
+        })
+    }
+
+    /// The next chunk and its byte offset in the file; `None` at the end.
+    fn next_chunk(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut target = CHUNK.max(buf.len() + 1);
+        loop {
+            if !self.eof && buf.len() < target {
+                let want = (target - buf.len()) as u64;
+                let got = (&mut self.file)
+                    .take(want)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Error::io(self.path, e))?;
+                self.eof = (got as u64) < want;
+            }
+            let start = self.offset;
+            if self.eof {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                self.offset += buf.len() as u64;
+                return Ok(Some((start, buf)));
+            }
+            if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+                self.carry = buf.split_off(i + 1);
+                self.offset += buf.len() as u64;
+                return Ok(Some((start, buf)));
+            }
+            target += CHUNK; // a line longer than a chunk: read on
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts() {
+        let mut wc = WordCounts::new();
+        wc.add_texts(&["a b a", "b\n", ""]);
+        assert_eq!(wc.get("a"), Some(1));
+        assert_eq!(wc.get("▁a"), Some(1));
+        assert_eq!(wc.get("▁b"), Some(1));
+        assert_eq!(wc.get("b"), Some(1));
+        assert_eq!(wc.get("\n"), Some(1));
+        assert_eq!(wc.len(), 5);
+        let mut empty = WordCounts::new();
+        empty.add_texts::<&str>(&[]);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn files_match_texts_and_report_bad_utf8() {
+        let dir = std::env::temp_dir().join(format!("fastbpe-corpus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let line = "héllo wörld, ışık 123\n";
+        let text: String = line.repeat(300_000); // > 1 chunk
+        let good = dir.join("good.txt");
+        std::fs::write(&good, &text).unwrap();
+        let mut from_file = WordCounts::new();
+        from_file
+            .add_files(std::slice::from_ref(&good), None)
+            .unwrap();
+        let mut from_text = WordCounts::new();
+        from_text.add_texts(&[text.as_str()]);
+        assert_eq!(from_file.map, from_text.map);
+        assert_eq!(from_file.get("▁ışık"), Some(300_000));
+
+        let bad = dir.join("bad.txt");
+        let mut bytes = b"ok\nfine ".to_vec();
+        bytes.push(0xff);
+        std::fs::write(&bad, &bytes).unwrap();
+        let err = WordCounts::new()
+            .add_files(&[good, bad.clone()], None)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidUtf8 { offset: 8, .. }), "{err}");
+        assert!(err.to_string().contains("bad.txt"));
+        let missing = WordCounts::new()
+            .add_files(&[dir.join("nope.txt")], None)
+            .unwrap_err();
+        assert!(matches!(missing, Error::FileNotFound { .. }));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,437 @@
+//! Encoding and decoding (docs/tokenizer.md sections 5 and 6).
+//!
+//! Why it is built this way (performance notes):
+//! - Text is split at special tokens, NFC-normalised (borrowed, no copy, when already NFC),
+//!   and pre-tokenized by hand; spaces are never rewritten to `▁` in the text: the character
+//!   lookup maps a space to the marker's id.
+//! - Words repeat (Zipf), so each word's ids are cached. The cache is sharded behind
+//!   `RwLock`s so rayon threads rarely contend; it stops growing at a fixed size instead of
+//!   evicting (eviction bookkeeping costs more than it saves for natural text).
+//! - Merging by rank: short words (the vast majority) use a plain scan for the lowest-rank
+//!   pair, which beats any structure at that size. Long words use a min-heap of
+//!   (rank, position) over a linked list of symbols, O(n log n), so a 100,000-character run
+//!   without spaces stays fast (tiktoken's quadratic loop does not). Both give the same result:
+//!   lowest rank first, leftmost on equal rank.
+//! - `encode_batch` is rayon-parallel over texts; the flat form concatenates without any
+//!   per-token Python object (see `py.rs`).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::BuildHasher;
+use std::sync::RwLock;
+
+use rayon::prelude::*;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use crate::error::{Error, Result};
+use crate::normalize::nfc;
+use crate::pretokenize::words;
+use crate::vocab::Model;
+
+/// Words up to this many symbols are merged by scanning; longer ones with the heap.
+const SCAN_MAX: usize = 48;
+/// Cache shards and total capacity (entries).
+const SHARDS: usize = 32;
+const CACHE_CAPACITY: usize = 1 << 18;
+/// Words longer than this (bytes) are not cached.
+const CACHE_MAX_WORD: usize = 64;
+
+const DEAD: u32 = u32::MAX;
+
+/// One shard of the word cache: word span -> its ids.
+type Shard = RwLock<FxHashMap<Box<str>, Box<[u32]>>>;
+
+/// Applies the model's merges to `symbols` in place: lowest rank first, leftmost on ties.
+pub fn merge_by_rank(symbols: &mut Vec<u32>, model: &Model) {
+    if symbols.len() < 2 || model.merges().is_empty() {
+        return;
+    }
+    if symbols.len() <= SCAN_MAX {
+        merge_scan(symbols, model)
+    } else {
+        merge_heap(symbols, model)
+    }
+}
+
+fn merge_scan(s: &mut Vec<u32>, model: &Model) {
+    loop {
+        let mut best: Option<(u32, usize, u32)> = None; // (rank, position, new id)
+        for i in 0..s.len().saturating_sub(1) {
+            if let Some((rank, new)) = model.rank((s[i], s[i + 1])) {
+                if best.is_none_or(|b| rank < b.0) {
+                    best = Some((rank, i, new));
+                }
+            }
+        }
+        let Some((_, i, new)) = best else { return };
+        s[i] = new;
+        s.remove(i + 1);
+    }
+}
+
+fn merge_heap(s: &mut Vec<u32>, model: &Model) {
+    let n = s.len();
+    let mut next: Vec<usize> = (1..=n).collect(); // n = none
+    let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect(); // MAX = none
+    let mut heap: BinaryHeap<Reverse<(u32, usize)>> = BinaryHeap::new();
+    for i in 0..n - 1 {
+        if let Some((rank, _)) = model.rank((s[i], s[i + 1])) {
+            heap.push(Reverse((rank, i)));
+        }
+    }
+    while let Some(Reverse((rank, i))) = heap.pop() {
+        let j = next[i];
+        if s[i] == DEAD || j >= n {
+            continue;
+        }
+        // the pair at i may have changed since the job was pushed
+        let Some((r, new)) = model.rank((s[i], s[j])) else {
+            continue;
+        };
+        if r != rank {
+            continue;
+        }
+        s[i] = new;
+        s[j] = DEAD;
+        next[i] = next[j];
+        if next[i] < n {
+            prev[next[i]] = i;
+        }
+        let p = prev[i];
+        if p < n {
+            if let Some((r, _)) = model.rank((s[p], s[i])) {
+                heap.push(Reverse((r, p)));
+            }
+        }
+        if next[i] < n {
+            if let Some((r, _)) = model.rank((s[i], s[next[i]])) {
+                heap.push(Reverse((r, i)));
+            }
+        }
+    }
+    s.retain(|&x| x != DEAD);
+}
+
+/// A trained tokenizer: the model plus the lookups and cache encoding needs.
+pub struct Tokenizer {
+    model: Model,
+    /// (special token, id), for leftmost-longest matching.
+    specials: Vec<(String, u32)>,
+    cache: Vec<Shard>,
+}
+
+impl Tokenizer {
+    pub fn new(model: Model) -> Self {
+        let specials = model
+            .specials()
+            .iter()
+            .map(|s| {
+                (
+                    s.clone(),
+                    model.id(s).expect("specials are in the vocabulary"),
+                )
+            })
+            .collect();
+        let cache = (0..SHARDS)
+            .map(|_| RwLock::new(FxHashMap::default()))
+            .collect();
+        Tokenizer {
+            model,
+            specials,
+            cache,
+        }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Ids of `text`; with `special_tokens`, special tokens written in it are single ids.
+    pub fn encode(&self, text: &str, special_tokens: bool) -> Vec<u32> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.encode_into(text, special_tokens, &mut out);
+        out
+    }
+
+    pub fn encode_into(&self, text: &str, special_tokens: bool, out: &mut Vec<u32>) {
+        if !special_tokens || self.specials.is_empty() {
+            return self.encode_ordinary(text, out);
+        }
+        // Next occurrence of each special at or after `pos`, searched again only once passed,
+        // so the whole scan stays linear in the text length.
+        let mut found: Vec<Option<usize>> = self
+            .specials
+            .iter()
+            .map(|(s, _)| text.find(s.as_str()))
+            .collect();
+        let mut pos = 0;
+        loop {
+            let mut best: Option<(usize, usize, u32)> = None; // (start, len, id)
+            for (k, (s, id)) in self.specials.iter().enumerate() {
+                let Some(mut at) = found[k] else { continue };
+                if at < pos {
+                    match text[pos..].find(s.as_str()) {
+                        Some(i) => at = pos + i,
+                        None => {
+                            found[k] = None;
+                            continue;
+                        }
+                    }
+                    found[k] = Some(at);
+                }
+                // leftmost, then longest
+                if best.is_none_or(|b| at < b.0 || (at == b.0 && s.len() > b.1)) {
+                    best = Some((at, s.len(), *id));
+                }
+            }
+            let Some((start, len, id)) = best else { break };
+            self.encode_ordinary(&text[pos..start], out);
+            out.push(id);
+            pos = start + len;
+        }
+        self.encode_ordinary(&text[pos..], out);
+    }
+
+    fn encode_ordinary(&self, text: &str, out: &mut Vec<u32>) {
+        if text.is_empty() {
+            return;
+        }
+        let text = nfc(text);
+        for w in words(&text) {
+            self.encode_word(w, out);
+        }
+    }
+
+    fn shard(&self, word: &str) -> &Shard {
+        &self.cache[(FxBuildHasher.hash_one(word) >> 32) as usize % SHARDS]
+    }
+
+    fn encode_word(&self, word: &str, out: &mut Vec<u32>) {
+        let cacheable = word.len() <= CACHE_MAX_WORD;
+        if cacheable {
+            if let Ok(map) = self.shard(word).read() {
+                if let Some(ids) = map.get(word) {
+                    out.extend_from_slice(ids);
+                    return;
+                }
+            }
+        }
+        let start = out.len();
+        let mut piece: Vec<u32> = Vec::with_capacity(word.len());
+        for c in word.chars() {
+            match self.model.char_id(c) {
+                Some(id) => piece.push(id),
+                None => {
+                    merge_by_rank(&mut piece, &self.model);
+                    out.append(&mut piece);
+                    self.model.push_unknown(c, out);
+                }
+            }
+        }
+        merge_by_rank(&mut piece, &self.model);
+        out.append(&mut piece);
+        if cacheable {
+            if let Ok(mut map) = self.shard(word).write() {
+                if map.len() < CACHE_CAPACITY / SHARDS {
+                    map.insert(word.into(), out[start..].into());
+                }
+            }
+        }
+    }
+
+    /// `encode` over many texts, in parallel.
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        special_tokens: bool,
+    ) -> Vec<Vec<u32>> {
+        texts
+            .par_iter()
+            .map(|t| self.encode(t.as_ref(), special_tokens))
+            .collect()
+    }
+
+    /// All ids concatenated, and offsets (`n + 1` of them) so text i is `ids[off[i]..off[i+1]]`.
+    pub fn encode_batch_flat<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        special_tokens: bool,
+    ) -> (Vec<u32>, Vec<i64>) {
+        let nested = self.encode_batch(texts, special_tokens);
+        let mut offsets = Vec::with_capacity(nested.len() + 1);
+        offsets.push(0i64);
+        let total: usize = nested.iter().map(Vec::len).sum();
+        let mut ids = Vec::with_capacity(total);
+        for v in nested {
+            ids.extend_from_slice(&v);
+            offsets.push(ids.len() as i64);
+        }
+        (ids, offsets)
+    }
+
+    /// The UTF-8 bytes of `ids` (byte tokens become raw bytes, `▁` a space). An id outside
+    /// the vocabulary is an error.
+    pub fn decode(&self, ids: &[i64]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        let mut saw_byte = false;
+        let n = self.model.len();
+        for &id in ids {
+            if id < 0 || id as u64 >= n as u64 {
+                return Err(Error::UnknownId { id, vocab_size: n });
+            }
+            let id = id as u32;
+            if let Some(b) = self.model.byte_of(id) {
+                out.push(b);
+                saw_byte = true;
+                continue;
+            }
+            let tok = self.model.token(id).unwrap_or_default();
+            for (k, part) in tok.split('\u{2581}').enumerate() {
+                if k > 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(part.as_bytes());
+            }
+        }
+        if saw_byte {
+            // a marker spelled with byte tokens is a space too
+            out = replace_marker_bytes(&out);
+        }
+        Ok(out)
+    }
+}
+
+fn replace_marker_bytes(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with("\u{2581}".as_bytes()) {
+            out.push(b' ');
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::WordCounts;
+    use crate::train::{train, TrainConfig};
+
+    fn tok(texts: &[&str], vocab_size: usize, byte_fallback: bool) -> Tokenizer {
+        let mut wc = WordCounts::new();
+        wc.add_texts(texts);
+        let cfg = TrainConfig {
+            vocab_size: vocab_size + if byte_fallback { 256 } else { 0 },
+            min_frequency: 1,
+            byte_fallback,
+            ..Default::default()
+        };
+        Tokenizer::new(train(&wc, &cfg, None, None).unwrap())
+    }
+
+    fn strs(t: &Tokenizer, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .map(|&i| t.model().token(i).unwrap().to_string())
+            .collect()
+    }
+
+    fn roundtrip(t: &Tokenizer, s: &str) -> String {
+        let ids: Vec<i64> = t.encode(s, true).into_iter().map(i64::from).collect();
+        String::from_utf8(t.decode(&ids).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn empty_and_mert() {
+        let t = tok(&["Mert Mert Mert"], 40, false);
+        assert!(t.encode("", true).is_empty());
+        assert_eq!(strs(&t, &t.encode("Mert Mert", true)), ["Mert", "▁Mert"]);
+        assert_eq!(roundtrip(&t, "Mert Mert"), "Mert Mert");
+    }
+
+    #[test]
+    fn unknown_and_byte_fallback() {
+        let t = tok(&["ab ab"], 20, false);
+        assert_eq!(strs(&t, &t.encode("abz", true)), ["ab", "[UNK]"]);
+        let t = tok(&["ab ab"], 20, true);
+        let s = "abş ab\t🎉 ▁x";
+        assert_eq!(strs(&t, &t.encode("abş", true)), ["ab", "<0xC5>", "<0x9F>"]);
+        assert_eq!(roundtrip(&t, s), s.replace('▁', " "));
+        assert!(t.decode(&[99_999]).is_err());
+        assert!(t.decode(&[-1]).is_err());
+    }
+
+    #[test]
+    fn special_tokens_leftmost_longest() {
+        let mut wc = WordCounts::new();
+        wc.add_texts(&["a b"]);
+        let cfg = TrainConfig {
+            vocab_size: 30,
+            min_frequency: 1,
+            special_tokens: vec!["[UNK]".into(), "<s>".into(), "<s><s>".into()],
+            ..Default::default()
+        };
+        let t = Tokenizer::new(train(&wc, &cfg, None, None).unwrap());
+        assert_eq!(
+            strs(&t, &t.encode("a<s><s>b<s>", true)),
+            ["a", "<s><s>", "b", "<s>"]
+        );
+        assert!(!t.encode("<s>", false).contains(&1));
+        assert_eq!(strs(&t, &t.encode("[UNK]", true)), ["[UNK]"]);
+    }
+
+    #[test]
+    fn heap_equals_scan() {
+        let t = tok(
+            &["aaaa abab aab aaab baaa ab ba a b abba aabbaabb"],
+            40,
+            false,
+        );
+        let mut state = 12345u64;
+        for len in [2usize, 3, 7, 49, 60, 200] {
+            for _ in 0..50 {
+                let s: Vec<u32> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        t.model()
+                            .char_id(if state >> 63 == 0 { 'a' } else { 'b' })
+                            .unwrap()
+                    })
+                    .collect();
+                let (mut x, mut y) = (s.clone(), s.clone());
+                merge_scan(&mut x, t.model());
+                merge_heap(&mut y, t.model());
+                assert_eq!(x, y);
+            }
+        }
+    }
+
+    #[test]
+    fn long_run_is_fast() {
+        let t = tok(&["aaaaaaaaaaaaaaaa"], 30, false);
+        let long = "a".repeat(100_000);
+        let start = std::time::Instant::now();
+        let ids = t.encode(&long, true);
+        assert!(start.elapsed().as_secs_f64() < 5.0);
+        assert_eq!(roundtrip(&t, &long), long);
+        assert!(ids.len() < 100_000 / 8);
+    }
+
+    #[test]
+    fn batch_and_flat() {
+        let t = tok(&["the cat sat on the mat"], 40, false);
+        let texts = ["the cat", "", "on the mat", "sat"];
+        let nested = t.encode_batch(&texts, true);
+        for (s, v) in texts.iter().zip(&nested) {
+            assert_eq!(&t.encode(s, true), v);
+        }
+        let (ids, off) = t.encode_batch_flat(&texts, true);
+        assert_eq!(off.len(), 5);
+        assert_eq!(ids, nested.concat());
+        assert_eq!(&ids[off[2] as usize..off[3] as usize], &nested[2][..]);
+    }
+}

@@ -1,0 +1,518 @@
+//! Files (docs/tokenizer.md section 7): `vocab.json`, `merges.txt`, `fastbpe.json`.
+//!
+//! Loading rebuilds the model exactly the way training built it (specials, byte tokens, the
+//! other tokens in id order, then the merges) and checks each file against the others, naming
+//! the file and the 1-based line that is wrong.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::vocab::{Model, UNK};
+
+pub const VOCAB_FILE: &str = "vocab.json";
+pub const MERGES_FILE: &str = "merges.txt";
+pub const CONFIG_FILE: &str = "fastbpe.json";
+const MERGES_HEADER: &str = "#version: 0.2";
+
+/// The contents of `fastbpe.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Config {
+    format: u32,
+    normalization: String,
+    space_marker: String,
+    pre_tokenizer: String,
+    special_tokens: Vec<String>,
+    unk_token: String,
+    byte_fallback: bool,
+}
+
+/// `vocab.json`: `{token: id}` sorted by id, one entry per line.
+pub fn vocab_json(model: &Model) -> String {
+    let mut out = String::from("{\n");
+    let n = model.len();
+    for (id, tok) in model.tokens().iter().enumerate() {
+        let key = serde_json::to_string(tok).expect("strings serialise");
+        let comma = if id + 1 < n { "," } else { "" };
+        out.push_str(&format!("  {key}: {id}{comma}\n"));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// `merges.txt`: the header, then `left right` per merge in rank order.
+pub fn merges_txt(model: &Model) -> String {
+    let mut out = format!("{MERGES_HEADER}\n");
+    for &((a, b), _) in model.merges() {
+        out.push_str(&model.tokens()[a as usize]);
+        out.push(' ');
+        out.push_str(&model.tokens()[b as usize]);
+        out.push('\n');
+    }
+    out
+}
+
+/// `fastbpe.json`: everything besides vocab and merges that encoding depends on.
+pub fn config_json(model: &Model) -> String {
+    let cfg = Config {
+        format: 1,
+        normalization: "nfc".into(),
+        space_marker: "\u{2581}".into(),
+        pre_tokenizer: "fastbpe-v1".into(),
+        special_tokens: model.specials().to_vec(),
+        unk_token: UNK.into(),
+        byte_fallback: model.byte_fallback(),
+    };
+    let mut s = serde_json::to_string_pretty(&cfg).expect("config serialises");
+    s.push('\n');
+    s
+}
+
+/// Writes the three files into `dir` (created if needed), each via a temporary file + rename.
+pub fn save(model: &Model, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (name, text) in [
+        (VOCAB_FILE, vocab_json(model)),
+        (MERGES_FILE, merges_txt(model)),
+        (CONFIG_FILE, config_json(model)),
+    ] {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
+        path: path.into(),
+        offset: e.utf8_error().valid_up_to() as u64,
+    })
+}
+
+/// Loads and validates a saved tokenizer.
+pub fn load(dir: &Path) -> Result<Model> {
+    if !dir.is_dir() {
+        return Err(Error::FileNotFound { path: dir.into() });
+    }
+    let (vocab_path, merges_path, config_path) = (
+        dir.join(VOCAB_FILE),
+        dir.join(MERGES_FILE),
+        dir.join(CONFIG_FILE),
+    );
+    let cfg = parse_config(&read(&config_path)?, &config_path)?;
+    let mut model = Model::new(&cfg.special_tokens, cfg.byte_fallback)
+        .map_err(|e| Error::corrupt(&config_path, 0, e.to_string()))?;
+    load_vocab(&mut model, &read(&vocab_path)?, &vocab_path, &config_path)?;
+    load_merges(&mut model, &read(&merges_path)?, &merges_path)?;
+    Ok(model)
+}
+
+fn parse_config(text: &str, path: &Path) -> Result<Config> {
+    let cfg: Config = serde_json::from_str(text)
+        .map_err(|e| Error::corrupt(path, e.line(), format!("not a valid config: {e}")))?;
+    let expect = |ok: bool, what: &str| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::corrupt(
+                path,
+                0,
+                format!("unsupported {what}; this file was not written by this version of fastbpe"),
+            ))
+        }
+    };
+    expect(cfg.format == 1, &format!("format {}", cfg.format))?;
+    expect(
+        cfg.normalization == "nfc",
+        &format!("normalization {:?}", cfg.normalization),
+    )?;
+    expect(
+        cfg.space_marker == "\u{2581}",
+        &format!("space_marker {:?}", cfg.space_marker),
+    )?;
+    expect(
+        cfg.pre_tokenizer == "fastbpe-v1",
+        &format!("pre_tokenizer {:?}", cfg.pre_tokenizer),
+    )?;
+    expect(
+        cfg.unk_token == UNK,
+        &format!("unk_token {:?}", cfg.unk_token),
+    )?;
+    Ok(cfg)
+}
+
+fn load_vocab(model: &mut Model, text: &str, path: &Path, config_path: &Path) -> Result<()> {
+    let entries = parse_flat_json(text, path)?;
+    let mut by_id: Vec<Option<(&str, usize)>> = vec![None; entries.len()];
+    for (tok, id, line) in &entries {
+        let slot = usize::try_from(*id)
+            .ok()
+            .and_then(|i| by_id.get_mut(i))
+            .ok_or_else(|| {
+                Error::corrupt(
+                    path,
+                    *line,
+                    format!(
+                        "id {id} of {tok:?} is out of range: {} tokens need ids 0..{}",
+                        entries.len(),
+                        entries.len()
+                    ),
+                )
+            })?;
+        if let Some((other, _)) = slot {
+            return Err(Error::corrupt(
+                path,
+                *line,
+                format!("id {id} is used twice ({other:?} and {tok:?})"),
+            ));
+        }
+        *slot = Some((tok.as_str(), *line));
+    }
+    // ids are now unique and within 0..n, so none is missing
+    let base = model.len();
+    if by_id.len() < base {
+        return Err(Error::corrupt(config_path, 0, format!(
+            "{} has {} tokens, fewer than the {base} special tokens (plus byte tokens \
+             <0x00>..<0xFF> with byte_fallback) this config declares; the files do not belong together",
+            VOCAB_FILE, by_id.len()
+        )));
+    }
+    for (id, slot) in by_id.into_iter().enumerate() {
+        let (tok, line) = slot.expect("every id is filled");
+        if id < base {
+            let want = &model.tokens()[id];
+            if tok != want {
+                return Err(Error::corrupt(path, line, format!(
+                    "id {id} is {tok:?} but {} puts {want:?} there (special tokens, then byte \
+                     tokens <0x00>..<0xFF> if byte_fallback, come first); the files do not belong together",
+                    CONFIG_FILE
+                )));
+            }
+        } else if tok.is_empty() {
+            return Err(Error::corrupt(
+                path,
+                line,
+                "the empty string is not a token",
+            ));
+        } else if model.add_token(tok.to_owned()) as usize != id {
+            return Err(Error::corrupt(
+                path,
+                line,
+                format!("token {tok:?} appears twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn load_merges(model: &mut Model, text: &str, path: &Path) -> Result<()> {
+    for (i, line) in text.lines().enumerate() {
+        let lineno = i + 1;
+        if line.is_empty() || (i == 0 && line.starts_with("#version")) {
+            continue;
+        }
+        let mut parts = line.split(' ');
+        let (Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::corrupt(
+                path,
+                lineno,
+                format!("expected two tokens separated by one space, got {line:?}"),
+            ));
+        };
+        let id = |t: &str| {
+            model.id(t).ok_or_else(|| {
+                Error::corrupt(
+                    path,
+                    lineno,
+                    format!("merge {line:?} uses {t:?}, which is not in {VOCAB_FILE}"),
+                )
+            })
+        };
+        let (ia, ib) = (id(a)?, id(b)?);
+        if model.id(&format!("{a}{b}")).is_none() {
+            return Err(Error::corrupt(
+                path,
+                lineno,
+                format!(
+                    "the result {:?} of merge {line:?} is not in {VOCAB_FILE}",
+                    format!("{a}{b}")
+                ),
+            ));
+        }
+        model.add_merge((ia, ib));
+    }
+    Ok(())
+}
+
+/// Parses a flat JSON object `{"token": integer, ...}` into (token, id, 1-based line) in file
+/// order, rejecting duplicate keys. Hand-written so that every error has a line number.
+fn parse_flat_json(text: &str, path: &Path) -> Result<Vec<(String, i64, usize)>> {
+    let mut p = JsonCursor {
+        s: text.as_bytes(),
+        i: 0,
+        line: 1,
+        path,
+    };
+    let mut out = Vec::new();
+    let mut seen = rustc_hash::FxHashSet::default();
+    p.skip_ws();
+    p.expect(b'{')?;
+    p.skip_ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.skip_ws();
+            let line = p.line;
+            let key = p.string()?;
+            p.skip_ws();
+            p.expect(b':')?;
+            p.skip_ws();
+            let id = p.integer()?;
+            if !seen.insert(key.clone()) {
+                return Err(p.err_at(line, format!("token {key:?} appears twice")));
+            }
+            out.push((key, id, line));
+            p.skip_ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b'}') => break,
+                _ => return Err(p.err("expected ',' or '}' after an entry")),
+            }
+        }
+    }
+    p.skip_ws();
+    if p.i < p.s.len() {
+        return Err(p.err("unexpected text after the closing '}'"));
+    }
+    Ok(out)
+}
+
+struct JsonCursor<'a> {
+    s: &'a [u8],
+    i: usize,
+    line: usize,
+    path: &'a Path,
+}
+
+impl JsonCursor<'_> {
+    fn err(&self, msg: impl Into<String>) -> Error {
+        self.err_at(self.line, msg)
+    }
+    fn err_at(&self, line: usize, msg: impl Into<String>) -> Error {
+        Error::corrupt(
+            PathBuf::from(self.path),
+            line,
+            format!(
+                "{}; expected a JSON object {{\"token\": id, ...}}",
+                msg.into()
+            ),
+        )
+    }
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        if c == b'\n' {
+            self.line += 1;
+        }
+        Some(c)
+    }
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.next();
+        }
+    }
+    fn expect(&mut self, c: u8) -> Result<()> {
+        if self.next() == Some(c) {
+            Ok(())
+        } else {
+            Err(self.err(format!("expected '{}'", c as char)))
+        }
+    }
+    fn hex4(&mut self) -> Result<u32> {
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        let v = h
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .ok_or_else(|| self.err("bad \\u escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+    fn string(&mut self) -> Result<String> {
+        self.expect(b'"')?;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            match self.next() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    let c = match self.next() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            let mut v = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&v) && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                v = 0x10000
+                                    + ((v - 0xD800) << 10)
+                                    + (lo.wrapping_sub(0xDC00) & 0x3FF);
+                            }
+                            char::from_u32(v)
+                                .ok_or_else(|| self.err("\\u escape is not a character"))?
+                        }
+                        _ => return Err(self.err("bad escape in string")),
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                Some(b'\n') => return Err(self.err("newline inside a string")),
+                Some(c) => out.push(c),
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.err("string is not UTF-8"))
+    }
+    fn integer(&mut self) -> Result<i64> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.s[start..self.i])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| self.err("expected an integer id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::WordCounts;
+    use crate::train::{train, TrainConfig};
+
+    fn model(byte_fallback: bool) -> Model {
+        let mut wc = WordCounts::new();
+        wc.add_texts(&["low lower \"lowest\"\n\tnewer ışık ışık"]);
+        let cfg = TrainConfig {
+            vocab_size: 300 + 30,
+            min_frequency: 1,
+            byte_fallback,
+            ..Default::default()
+        };
+        train(&wc, &cfg, None, None).unwrap()
+    }
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("fastbpe-io-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn roundtrip() {
+        for bf in [false, true] {
+            let m = model(bf);
+            let d = tmpdir(&format!("rt{bf}"));
+            save(&m, &d).unwrap();
+            let back = load(&d).unwrap();
+            assert_eq!(back.tokens(), m.tokens());
+            assert_eq!(back.merges(), m.merges());
+            assert_eq!(back.byte_fallback(), bf);
+            assert!(std::fs::read_to_string(d.join(MERGES_FILE))
+                .unwrap()
+                .starts_with("#version: 0.2\n"));
+            let _ = std::fs::remove_dir_all(&d);
+        }
+    }
+
+    fn corrupt(file: &str, edit: impl Fn(String) -> String) -> String {
+        let d = tmpdir(&format!("bad-{file}-{}", edit(String::from("x")).len()));
+        save(&model(false), &d).unwrap();
+        let p = d.join(file);
+        std::fs::write(&p, edit(std::fs::read_to_string(&p).unwrap())).unwrap();
+        let e = load(&d).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&d);
+        e
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = corrupt(VOCAB_FILE, |s| s.replacen(": 7,", ": 6,", 1));
+        assert!(
+            e.contains("vocab.json:9") && e.contains("used twice"),
+            "{e}"
+        );
+        let e = corrupt(VOCAB_FILE, |s| s.replacen(": 7,", ": 700,", 1));
+        assert!(
+            e.contains("vocab.json:9") && e.contains("out of range"),
+            "{e}"
+        );
+        let e = corrupt(VOCAB_FILE, |s| s.replacen("\"[PAD]\": 0", "\"[PAD]\" 0", 1));
+        assert!(e.contains("vocab.json:2"), "{e}");
+        let e = corrupt(MERGES_FILE, |s| s.replacen("\n", "\nzz qq\n", 1));
+        assert!(e.contains("merges.txt:2") && e.contains("\"zz\""), "{e}");
+        let e = corrupt(MERGES_FILE, |s| s + "l o w\n");
+        assert!(e.contains("merges.txt:") && e.contains("two tokens"), "{e}");
+        let e = corrupt(MERGES_FILE, |s| s + "w l\n");
+        assert!(
+            e.contains("\"wl\"") && e.contains("not in vocab.json"),
+            "{e}"
+        );
+        let e = corrupt(CONFIG_FILE, |s| {
+            s.replace("\"[MASK]\"", "\"[MASK]\", \"[X]\"")
+        });
+        assert!(
+            e.contains("vocab.json") && e.contains("do not belong together"),
+            "{e}"
+        );
+        let e = corrupt(CONFIG_FILE, |s| s.replacen("\"[UNK]\",", "", 1));
+        assert!(e.contains("fastbpe.json") && e.contains("[UNK]"), "{e}");
+        let e = corrupt(CONFIG_FILE, |s| {
+            s.replace("true", "tru").replace("false", "fals")
+        });
+        assert!(
+            e.contains("fastbpe.json:") && e.contains("not a valid config"),
+            "{e}"
+        );
+        let e = corrupt(CONFIG_FILE, |s| {
+            s.replace("\"byte_fallback\": false", "\"byte_fallback\": true")
+        });
+        assert!(e.contains("<0x00>"), "{e}");
+        assert!(matches!(
+            load(Path::new("/nonexistent/dir")),
+            Err(Error::FileNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn json_escapes() {
+        let v = parse_flat_json(
+            "{\"a\\n\": 0, \"\\u00e9\\ud83c\\udf89\": 1}",
+            Path::new("v"),
+        )
+        .unwrap();
+        assert_eq!(v[0].0, "a\n");
+        assert_eq!(v[1].0, "é🎉");
+        assert!(parse_flat_json("{\"a\": 0, \"a\": 1}", Path::new("v")).is_err());
+        assert!(parse_flat_json("{}", Path::new("v")).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,258 @@
+//! The pre-tokenizer (docs/tokenizer.md section 2): normalised text -> words, by hand.
+//!
+//! Equivalent to the regex
+//! `▁?[\p{L}\p{M}]+|▁?\p{N}+|▁?[^\p{White_Space}\p{Cc}\p{L}\p{M}\p{N}▁]+|▁+(?![^\p{White_Space}\p{Cc}▁])|.`
+//! Every character falls in one [`Class`]; a word is one of the five rules of the contract.
+//! A literal space is treated as the marker `▁` (see `normalize.rs`), so callers may run this on
+//! NFC text whose spaces are not replaced yet; the spans are then the same words.
+
+use unicode_general_category::{get_general_category, GeneralCategory as G};
+
+use crate::normalize::SPACE_MARKER;
+
+/// The character classes that drive the five rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// L* and M*: rule 1.
+    Letter,
+    /// N*: rule 2.
+    Digit,
+    /// Anything not White_Space, Cc, L, M, N or `▁`: rule 3.
+    Other,
+    /// `▁` (or a space): optional prefix of rules 1-3, runs of rule 4.
+    Marker,
+    /// White_Space other than the marker, and Cc: always a word of its own (rule 5).
+    Single,
+}
+
+const fn ascii_class(b: u8) -> Class {
+    match b {
+        b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
+        b'0'..=b'9' => Class::Digit,
+        b' ' => Class::Marker,
+        0..=0x1f | 0x7f => Class::Single,
+        _ => Class::Other,
+    }
+}
+
+static ASCII: [Class; 128] = {
+    let mut t = [Class::Other; 128];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = ascii_class(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The class of one character.
+#[inline]
+pub fn class_of(c: char) -> Class {
+    if c.is_ascii() {
+        return ASCII[c as usize];
+    }
+    if c == SPACE_MARKER {
+        return Class::Marker;
+    }
+    // `char::is_whitespace` is exactly the Unicode White_Space property.
+    if c.is_whitespace() {
+        return Class::Single;
+    }
+    match get_general_category(c) {
+        G::UppercaseLetter
+        | G::LowercaseLetter
+        | G::TitlecaseLetter
+        | G::ModifierLetter
+        | G::OtherLetter
+        | G::NonspacingMark
+        | G::SpacingMark
+        | G::EnclosingMark => Class::Letter,
+        G::DecimalNumber | G::LetterNumber | G::OtherNumber => Class::Digit,
+        G::Control => Class::Single,
+        _ => Class::Other,
+    }
+}
+
+/// The first character of `s` and its class (`s` must not be empty).
+#[inline]
+fn first(s: &str) -> (char, Class) {
+    let b = s.as_bytes()[0];
+    if b < 0x80 {
+        (b as char, ASCII[b as usize])
+    } else {
+        let c = s.chars().next().unwrap_or(SPACE_MARKER);
+        (c, class_of(c))
+    }
+}
+
+/// Byte length of the longest prefix of `s` whose characters are all of class `class`.
+#[inline]
+fn run_len(s: &str, class: Class) -> usize {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if ASCII[b as usize] != class {
+                break;
+            }
+            i += 1;
+        } else {
+            let (c, k) = first(&s[i..]);
+            if k != class {
+                break;
+            }
+            i += c.len_utf8();
+        }
+    }
+    i
+}
+
+#[inline]
+fn starts_word(k: Class) -> bool {
+    matches!(k, Class::Letter | Class::Digit | Class::Other)
+}
+
+/// Byte length of the word that starts `s` (`s` must not be empty).
+#[inline]
+pub fn word_len(s: &str) -> usize {
+    let (c0, k0) = first(s);
+    let n0 = c0.len_utf8();
+    match k0 {
+        Class::Letter | Class::Digit | Class::Other => run_len(s, k0),
+        Class::Single => n0,
+        Class::Marker => {
+            let rest = &s[n0..];
+            if rest.is_empty() {
+                return n0;
+            }
+            let (_, k1) = first(rest);
+            if starts_word(k1) {
+                // rules 1-3 with their optional marker
+                return n0 + run_len(rest, k1);
+            }
+            // rule 4: a run of markers, one short if a word starts right after it
+            let mut end = n0; // end of the run so far
+            let mut last = 0; // start of the run's last marker
+            while end < s.len() {
+                let (c, k) = first(&s[end..]);
+                if k != Class::Marker {
+                    if starts_word(k) {
+                        return last;
+                    }
+                    break;
+                }
+                last = end;
+                end += c.len_utf8();
+            }
+            end
+        }
+    }
+}
+
+/// Iterator over the words of a normalised text, as sub-slices.
+pub struct Words<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (word, rest) = self.rest.split_at(word_len(self.rest));
+        self.rest = rest;
+        Some(word)
+    }
+}
+
+/// The words of `text` (normalised, or NFC with spaces not yet replaced).
+pub fn words(text: &str) -> Words<'_> {
+    Words { rest: text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+
+    fn split(text: &str) -> Vec<String> {
+        words(&normalize(text)).map(String::from).collect()
+    }
+
+    #[test]
+    fn empty_and_single() {
+        assert!(split("").is_empty());
+        assert_eq!(split("a"), ["a"]);
+        assert_eq!(split(" "), ["▁"]);
+        assert_eq!(split("\n"), ["\n"]);
+    }
+
+    #[test]
+    fn spaces() {
+        assert_eq!(split("a   b"), ["a", "▁▁", "▁b"]);
+        assert_eq!(split("a  "), ["a", "▁▁"]);
+        assert_eq!(split("  a"), ["▁", "▁a"]);
+        assert_eq!(split("hello, world!"), ["hello", ",", "▁world", "!"]);
+        assert_eq!(split("a \nb"), ["a", "▁", "\n", "b"]);
+        assert_eq!(split("a  \t b"), ["a", "▁▁", "\t", "▁b"]);
+    }
+
+    #[test]
+    fn newlines_tabs_controls() {
+        assert_eq!(
+            split("a\n\nb\tc\r\n"),
+            ["a", "\n", "\n", "b", "\t", "c", "\r", "\n"]
+        );
+        assert_eq!(
+            split("x\u{0}y\u{a0}z\u{3000}"),
+            ["x", "\u{0}", "y", "\u{a0}", "z", "\u{3000}"]
+        );
+    }
+
+    #[test]
+    fn digits_and_letters_split() {
+        assert_eq!(split("abc123def 42x"), ["abc", "123", "def", "▁42", "x"]);
+        assert_eq!(split("3.14"), ["3", ".", "14"]);
+        assert_eq!(split("½Ⅻ"), ["½Ⅻ"]);
+    }
+
+    #[test]
+    fn turkish() {
+        assert_eq!(
+            split("İstanbul'da ışık, Şişli ğ"),
+            ["İstanbul", "'", "da", "▁ışık", ",", "▁Şişli", "▁ğ"]
+        );
+        // combining dot above composes (NFC) and stays inside the word
+        assert_eq!(split("I\u{307}zmir"), ["İzmir"]);
+        assert_eq!(split("i\u{307}"), ["i\u{307}"]);
+    }
+
+    #[test]
+    fn cjk_and_emoji() {
+        assert_eq!(split("日本語のテキスト。"), ["日本語のテキスト", "。"]);
+        let family = "👨\u{200d}👩\u{200d}👧";
+        assert_eq!(
+            split(&format!("hi {family}!")),
+            ["hi", &format!("▁{family}!")]
+        );
+        assert_eq!(split("a🎉🎉 b"), ["a", "🎉🎉", "▁b"]);
+    }
+
+    #[test]
+    fn marker_before_non_word() {
+        assert_eq!(split("a ▁b"), ["a", "▁", "▁b"]);
+        assert_eq!(split("▁"), ["▁"]);
+        assert_eq!(split(" \u{301}"), ["▁\u{301}"]);
+    }
+
+    #[test]
+    fn raw_spaces_equal_markers() {
+        let raw = "x  y\t z ";
+        let a: Vec<_> = words(raw).map(|w| w.replace(' ', "▁")).collect();
+        assert_eq!(a, split(raw));
+    }
+}

@@ -1,0 +1,384 @@
+//! BPE training (docs/tokenizer.md section 4): alphabet, then the merge loop.
+//!
+//! Why it is built this way (performance notes):
+//! - The corpus is reduced to a word-frequency table first (`corpus.rs`), so the merge loop
+//!   works on unique words (a few hundred thousand for 100 MB of English), never on the text.
+//! - Initial pair counts and the pair -> words index are built in parallel (`stats.rs`).
+//! - The loop keeps a max-heap of (count, pair) jobs with *lazy* refresh: a merge only changes
+//!   the counts of pairs next to it, so instead of re-sorting, a popped job whose count is out
+//!   of date is pushed back with its current count. A pair whose count grows gets a fresh job
+//!   when it grows, so the heap top, once its count is current, is the true maximum.
+//! - Only the words that contain the merged pair are touched (the pair -> word-index lists;
+//!   indices may be stale or repeated, which costs a no-op merge, never a wrong count).
+//!   There is never a full recount per merge.
+//! - The loop itself is sequential: the tie-break and the id order make it inherently serial,
+//!   and per-merge parallelism costs more in scheduling than it saves once the early, big
+//!   merges are done. Counting (the part that sees every byte) is parallel.
+//! - Ties: equal counts pick the smallest (left id, right id). Counts are exact sums, so the
+//!   result does not depend on the thread count or on hash-map order.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::corpus::WordCounts;
+use crate::encode::merge_by_rank;
+use crate::error::{Error, Result};
+use crate::stats::index_pairs;
+use crate::vocab::{Model, Pair, DEFAULT_SPECIALS};
+use crate::word::Word;
+
+/// Which part of training a progress report is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Counting words: bytes (files) done of total.
+    Count,
+    /// Learning merges: merges done of the most that fit in `vocab_size`.
+    Merge,
+}
+
+/// `(stage, done, total) -> keep going?`; returning false cancels training.
+pub type Progress<'a> = Option<&'a dyn Fn(Stage, u64, u64) -> bool>;
+
+pub(crate) fn report(progress: Progress, stage: Stage, done: u64, total: u64) -> Result<()> {
+    match progress {
+        Some(f) if !f(stage, done, total) => Err(Error::Cancelled),
+        _ => Ok(()),
+    }
+}
+
+/// Training settings (the Python wrapper checks types; the core checks values).
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub vocab_size: usize,
+    pub min_frequency: u64,
+    pub special_tokens: Vec<String>,
+    pub byte_fallback: bool,
+    pub limit_alphabet: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            vocab_size: 8000,
+            min_frequency: 2,
+            special_tokens: DEFAULT_SPECIALS.iter().map(|s| s.to_string()).collect(),
+            byte_fallback: false,
+            limit_alphabet: None,
+        }
+    }
+}
+
+/// A heap job: a pair and the count it had when pushed.
+#[derive(PartialEq, Eq)]
+struct Job {
+    count: u64,
+    pair: Pair,
+}
+
+impl Ord for Job {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // max count first; on equal counts the smaller pair is "greater" (popped first)
+        self.count
+            .cmp(&other.count)
+            .then_with(|| other.pair.cmp(&self.pair))
+    }
+}
+
+impl PartialOrd for Job {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Trains a tokenizer on a word table; `initial` is extended instead of starting afresh.
+pub fn train(
+    counts: &WordCounts,
+    cfg: &TrainConfig,
+    initial: Option<&Model>,
+    progress: Progress,
+) -> Result<Model> {
+    if cfg.min_frequency < 1 {
+        return Err(Error::InvalidArgument(format!(
+            "min_frequency must be >= 1, got {}",
+            cfg.min_frequency
+        )));
+    }
+    if counts.is_empty() {
+        return Err(Error::EmptyCorpus);
+    }
+    let mut model = match initial {
+        Some(m) => m.clone(),
+        None => Model::new(&cfg.special_tokens, cfg.byte_fallback)?,
+    };
+    add_alphabet(&mut model, counts, cfg.limit_alphabet);
+    if cfg.vocab_size < model.len() {
+        return Err(Error::VocabSizeTooSmall {
+            requested: cfg.vocab_size,
+            minimum: model.len(),
+        });
+    }
+    let (mut words, wcounts) = initial_words(&model, counts);
+    learn_merges(&mut model, &mut words, &wcounts, cfg, progress)?;
+    Ok(model)
+}
+
+/// Appends the corpus characters the vocabulary lacks (most frequent `limit` of them), in
+/// code-point order.
+fn add_alphabet(model: &mut Model, counts: &WordCounts, limit: Option<usize>) {
+    let pairs: Vec<(&str, u64)> = counts.iter().collect();
+    let freq = pairs
+        .par_chunks(4096)
+        .fold(FxHashMap::<char, u64>::default, |mut acc, chunk| {
+            for (w, c) in chunk {
+                for ch in w.chars() {
+                    *acc.entry(ch).or_insert(0) += c;
+                }
+            }
+            acc
+        })
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (ch, c) in b {
+                *a.entry(ch).or_insert(0) += c;
+            }
+            a
+        });
+    let mut chars: Vec<(char, u64)> = freq
+        .into_iter()
+        .filter(|&(ch, _)| model.char_id(ch).is_none())
+        .collect();
+    if let Some(n) = limit {
+        chars.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        chars.truncate(n);
+    }
+    chars.sort_unstable_by_key(|&(ch, _)| ch);
+    for (ch, _) in chars {
+        model.add_token(ch.to_string());
+    }
+}
+
+/// Each word as symbols: characters outside the vocabulary split it (its pieces become
+/// separate entries with the same count), and the model's merges are applied (extension).
+fn initial_words(model: &Model, counts: &WordCounts) -> (Vec<Word>, Vec<u64>) {
+    let pairs: Vec<(&str, u64)> = counts.iter().collect();
+    let pieces: Vec<(Vec<u32>, u64)> = pairs
+        .par_iter()
+        .flat_map_iter(|&(w, c)| {
+            let mut out = Vec::new();
+            let mut cur = Vec::with_capacity(w.len());
+            for ch in w.chars() {
+                match model.char_id(ch) {
+                    Some(id) => cur.push(id),
+                    None if !cur.is_empty() => out.push(std::mem::take(&mut cur)),
+                    None => {}
+                }
+            }
+            if !cur.is_empty() {
+                out.push(cur);
+            }
+            out.into_iter().map(move |mut s| {
+                merge_by_rank(&mut s, model);
+                (s, c)
+            })
+        })
+        .collect();
+    pieces.into_iter().map(|(s, c)| (Word::new(s), c)).unzip()
+}
+
+/// The merge loop: heap with lazy refresh over incrementally updated pair counts.
+fn learn_merges(
+    model: &mut Model,
+    words: &mut [Word],
+    wcounts: &[u64],
+    cfg: &TrainConfig,
+    progress: Progress,
+) -> Result<()> {
+    let (pair_counts, mut where_) = index_pairs(words, wcounts);
+    let mut pair_counts: FxHashMap<Pair, i64> = pair_counts
+        .into_iter()
+        .map(|(p, c)| (p, c as i64))
+        .collect();
+    let mut heap: BinaryHeap<Job> = pair_counts
+        .iter()
+        .map(|(&pair, &c)| Job {
+            count: c as u64,
+            pair,
+        })
+        .collect();
+    let total = (cfg.vocab_size - model.len()) as u64;
+    let step = (total / 100).max(1);
+    let mut done = 0u64;
+    let mut deltas: Vec<(Pair, i32)> = Vec::new();
+    let mut grown: Vec<Pair> = Vec::new();
+    report(progress, Stage::Merge, 0, total)?;
+    while model.len() < cfg.vocab_size {
+        let Some(job) = heap.pop() else { break };
+        let current = pair_counts.get(&job.pair).copied().unwrap_or(0).max(0) as u64;
+        if current != job.count {
+            // Out of date. A lower count is re-queued; a higher one already has its own job.
+            if current > 0 && current < job.count {
+                heap.push(Job {
+                    count: current,
+                    pair: job.pair,
+                });
+            }
+            continue;
+        }
+        if current < cfg.min_frequency || current == 0 {
+            break;
+        }
+        let (a, b) = job.pair;
+        let new = model.add_merge(job.pair);
+        let mut at = where_.remove(&job.pair).unwrap_or_default();
+        at.sort_unstable();
+        at.dedup();
+        for &i in &at {
+            deltas.clear();
+            words[i as usize].merge(a, b, new, &mut deltas);
+            let c = wcounts[i as usize] as i64;
+            for &(p, d) in &deltas {
+                *pair_counts.entry(p).or_insert(0) += d as i64 * c;
+                if d > 0 {
+                    where_.entry(p).or_default().push(i);
+                    grown.push(p);
+                }
+            }
+        }
+        pair_counts.remove(&job.pair);
+        grown.sort_unstable();
+        grown.dedup();
+        for p in grown.drain(..) {
+            let c = pair_counts.get(&p).copied().unwrap_or(0);
+            if c > 0 {
+                heap.push(Job {
+                    count: c as u64,
+                    pair: p,
+                });
+            }
+        }
+        done += 1;
+        if done % step == 0 {
+            report(progress, Stage::Merge, done, total)?;
+        }
+    }
+    report(progress, Stage::Merge, total, total)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train_texts(texts: &[&str], cfg: &TrainConfig) -> Result<Model> {
+        let mut wc = WordCounts::new();
+        wc.add_texts(texts);
+        train(&wc, cfg, None, None)
+    }
+
+    fn cfg(vocab_size: usize, min_frequency: u64) -> TrainConfig {
+        TrainConfig {
+            vocab_size,
+            min_frequency,
+            special_tokens: vec!["[UNK]".into()],
+            ..Default::default()
+        }
+    }
+
+    fn merges(m: &Model) -> Vec<(String, String)> {
+        m.merges()
+            .iter()
+            .map(|&((a, b), _)| (m.token(a).unwrap().into(), m.token(b).unwrap().into()))
+            .collect()
+    }
+
+    fn s(a: &str, b: &str) -> (String, String) {
+        (a.into(), b.into())
+    }
+
+    #[test]
+    fn wikipedia_aaabdaaabac() {
+        // ids: [UNK]=0 a=1 b=2 c=3 d=4. Counts: aa 4, ab 2, bd 1, da 1, ba 1, ac 1.
+        // 1) (a,a) -> aa=5: aa a b d aa a b a c -> (aa,a) 2, (a,b) 2: tie, (1,2) < (5,1)
+        // 2) (a,b) -> ab=6: aa ab d aa ab a c   -> (aa,ab) 2
+        // 3) (aa,ab) -> aaab=7
+        let m = train_texts(&["aaabdaaabac"], &cfg(8, 1)).unwrap();
+        assert_eq!(merges(&m), [s("a", "a"), s("a", "b"), s("aa", "ab")]);
+        assert_eq!(m.token(7), Some("aaab"));
+    }
+
+    #[test]
+    fn overlapping_aaaa_and_min_frequency() {
+        let m = train_texts(&["aaaa"], &cfg(10, 1)).unwrap();
+        // (a,a)=3 -> aa aa -> (aa,aa)=1 -> aaaa
+        assert_eq!(merges(&m), [s("a", "a"), s("aa", "aa")]);
+        let m = train_texts(&["aaaa"], &cfg(10, 2)).unwrap();
+        assert_eq!(merges(&m), [s("a", "a")]);
+    }
+
+    #[test]
+    fn chained_mert() {
+        let m = train_texts(&["Mert Mert Mert"], &cfg(100, 2)).unwrap();
+        let toks: Vec<&str> = m.tokens().iter().map(String::as_str).collect();
+        assert!(toks.contains(&"▁Mert"), "{toks:?}");
+    }
+
+    #[test]
+    fn errors() {
+        let empty = WordCounts::new();
+        assert!(matches!(
+            train(&empty, &cfg(10, 1), None, None),
+            Err(Error::EmptyCorpus)
+        ));
+        let e = train_texts(&["abc"], &cfg(3, 1)).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::VocabSizeTooSmall {
+                requested: 3,
+                minimum: 4
+            }
+        ));
+        assert!(train_texts(&["abc"], &cfg(10, 0)).is_err());
+    }
+
+    #[test]
+    fn one_symbol_and_limit_alphabet() {
+        let m = train_texts(&["a"], &cfg(10, 1)).unwrap();
+        assert_eq!(m.len(), 2);
+        let mut c = cfg(10, 1);
+        c.limit_alphabet = Some(2);
+        // a: 3, b: 3, z: 1 -> keep a, b; "abzab" splits at z
+        let m = train_texts(&["abzab", "a b"], &c).unwrap();
+        assert_eq!(m.char_id('z'), None);
+        assert_eq!(merges(&m)[0], s("a", "b"));
+    }
+
+    #[test]
+    fn extension_keeps_ids_and_merges() {
+        let base = train_texts(&["low lower lowest"], &cfg(14, 1)).unwrap();
+        let mut wc = WordCounts::new();
+        wc.add_texts(&["newer newest low"]);
+        let ext = train(&wc, &cfg(40, 1), Some(&base), None).unwrap();
+        assert_eq!(&ext.tokens()[..base.len()], base.tokens());
+        assert_eq!(&ext.merges()[..base.merges().len()], base.merges());
+        assert!(ext.len() > base.len());
+    }
+
+    #[test]
+    fn same_on_one_and_many_threads() {
+        let text: String = (0..4000)
+            .map(|i| format!("w{} x{} ", i % 97, i % 13))
+            .collect();
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| train_texts(&[text.as_str(), "tail"], &cfg(200, 1)).unwrap())
+        };
+        let (one, four) = (run(1), run(4));
+        assert_eq!(one.tokens(), four.tokens());
+        assert_eq!(one.merges(), four.merges());
+    }
+}

@@ -1,0 +1,113 @@
+"""What only the native layer can show: panics become RuntimeError, the GIL is released,
+the flat batch form matches the nested one with the documented dtypes, versions agree."""
+
+from __future__ import annotations
+
+import threading
+import time
+from importlib.metadata import version
+
+import numpy as np
+import pytest
+
+import fastbpe
+from fastbpe import Tokenizer, _fastbpe
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog.\n",
+    "İstanbul'da ışık, Şişli ğ; 日本語のテキスト 👨\u200d👩\u200d👧 done.\n",
+    "a   b\tc\r\n 123abc [MASK] x\n",
+] * 50
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    return Tokenizer.train(TEXTS, 400, min_frequency=1, byte_fallback=True, show_progress=False)
+
+
+def test_panic_becomes_runtime_error():
+    with pytest.raises(RuntimeError, match="deliberate panic"):
+        _fastbpe._panic_for_test()
+    # and the module still works afterwards
+    assert Tokenizer.train(["ab ab"], 10, show_progress=False).vocab_size >= 8
+
+
+def test_versions_match():
+    assert fastbpe.__version__ == _fastbpe.__version__ == version("fastbpe")
+
+
+def test_flat_equals_nested_with_dtypes(tok):
+    batch = TEXTS[:7] + ["", "ş"]
+    nested = tok.encode_batch(batch)
+    assert nested == [tok.encode(t) for t in batch]
+    ids, offsets = tok.encode_batch_flat(batch)
+    assert ids.dtype == np.uint32 and offsets.dtype == np.int64
+    assert ids.ndim == offsets.ndim == 1 and len(offsets) == len(batch) + 1
+    assert ids.flags["C_CONTIGUOUS"] and ids.flags["WRITEABLE"]
+    assert [ids[offsets[i] : offsets[i + 1]].tolist() for i in range(len(batch))] == nested
+    # decode accepts the numpy slice directly
+    assert tok.decode(ids[offsets[1] : offsets[2]]) == tok.decode(nested[1])
+
+
+def test_gil_released_during_encode_batch(tok):
+    # While one thread encodes a large batch in Rust, a pure-Python thread must keep running.
+    big = TEXTS * 400
+    ticks = 0
+    done = threading.Event()
+
+    def python_work():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0)
+
+    worker = threading.Thread(target=python_work)
+    worker.start()
+    try:
+        start = time.perf_counter()
+        results = [None, None]
+
+        def encode(i):
+            results[i] = tok.encode_batch(big)
+
+        threads = [threading.Thread(target=encode, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        before = ticks
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+    finally:
+        done.set()
+        worker.join()
+    assert results[0] == results[1]
+    assert elapsed < 0.01 or ticks > before, "no Python thread ran while Rust was encoding"
+
+
+def test_progress_callback_exception_stops_training():
+    calls = []
+
+    def progress(stage, done, total):
+        calls.append((stage, done, total))
+        if stage == "merge" and done > 0:
+            raise KeyboardInterrupt("stop")
+
+    text = " ".join(f"w{i}x{i % 7}" for i in range(3000))
+    with pytest.raises(KeyboardInterrupt, match="stop"):
+        _fastbpe.Tokenizer.train_iterator([text], 5000, min_frequency=1, progress=progress)
+    assert calls[0] == ("merge", 0, calls[0][2])
+
+
+def test_errors_map_to_python_exceptions(tok, tmp_path):
+    with pytest.raises(KeyError, match="99999"):
+        tok.decode([99999])
+    with pytest.raises(KeyError, match="-1"):
+        tok.decode([-1])
+    with pytest.raises(FileNotFoundError):
+        _fastbpe.Tokenizer.load(str(tmp_path / "missing"))
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine text\nmore \xff here\n")
+    with pytest.raises(ValueError, match=r"bad\.txt.*byte offset 15"):
+        Tokenizer.train(bad, 100, show_progress=False)
+    with pytest.raises(TypeError, match="item 1 is int"):
+        _fastbpe.Tokenizer.train_iterator(iter(["ok", 3]), 100)
