@@ -1,0 +1,378 @@
+"""The MLM training loop: AdamW, warmup + linear decay, accumulation, clipping, logging, evaluation.
+
+One optimizer *step* is `grad_accum` batches. The run stops at the first of: `epochs` passes over
+the training sequences, `max_steps` steps, `max_minutes` of wall time. With a time budget the
+learning-rate schedule is planned to end with it: after a few steps the trainer measures seconds
+per step and shortens the planned number of steps to what fits (re-planned at every log line, so
+a machine that slows down still ends near a decayed learning rate).
+
+Every `log_every` batches it prints the specification's line with `tqdm.write`, above a progress bar:
+
+    Epoch 3/3, Batch 750/1191, Loss: 10.8566, Avg Loss: 14.3355, Batch Acc: 0.0702, Avg Acc: 0.0670, LR: 6.35e-06
+
+Loss and Batch Acc are this batch's; Avg Loss (mean over batches) and Avg Acc (over masked
+tokens) run from the start of the epoch. Accuracy is the share of masked positions whose
+argmax prediction is the original token.
+
+Evaluation (every `eval_every` steps and at the end) runs the held-out split with masks from a
+fixed seed, so successive evaluations are comparable, and reports loss, perplexity, accuracy and
+the unigram baseline: the accuracy of always answering the most frequent training token.
+
+A non-finite loss stops the run (`TrainingDiverged`) before the optimizer step, so the last
+checkpoint on disk stays the last good state. SIGINT (Ctrl-C) finishes the current step, writes a
+checkpoint and stops (`result["interrupted"]`); a second Ctrl-C aborts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from . import train_checkpoint as ckpt
+from .collator import MLMCollator, stack_examples
+
+LOG_FORMAT = ("Epoch {epoch}/{epochs}, Batch {batch}/{batches}, Loss: {loss:.4f}, Avg Loss: {avg_loss:.4f}, "
+              "Batch Acc: {acc:.4f}, Avg Acc: {avg_acc:.4f}, LR: {lr:.2e}")
+CALIBRATION_STEPS = 10  # steps timed before a time budget plans the schedule
+MAX_EVAL_BATCHES = 200
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 3
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 1e-3
+    warmup_steps: int | None = None  # None: min(100, 10% of the planned steps)
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    log_every: int = 50
+    eval_every: int | None = 200
+    checkpoint_every: int | None = 500
+    seed: int = 0
+    num_workers: int = 0
+
+
+class LinearSchedule:
+    """Linear warmup from 0 to the peak over `warmup` steps, then linear decay to 0 at `total`."""
+
+    def __init__(self, peak_lr: float, warmup: int, total: int) -> None:
+        self.peak_lr, self.warmup, self.total = peak_lr, warmup, max(total, 1)
+
+    def lr(self, step: int) -> float:
+        """Learning rate for optimizer step `step` (0-based)."""
+        if step < self.warmup:
+            return self.peak_lr * (step + 1) / (self.warmup + 1)
+        span = max(self.total - self.warmup, 1)
+        return self.peak_lr * max(0.0, (self.total - step) / span)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"peak_lr": self.peak_lr, "warmup": self.warmup, "total": self.total}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.peak_lr, self.warmup, self.total = state["peak_lr"], state["warmup"], state["total"]
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """The shuffled batches of epoch `epoch` (0-based): a pure function of (seed, epoch)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=g).tolist()
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+class Trainer:
+    def __init__(self, model: torch.nn.Module, train_set: torch.utils.data.Dataset,
+                 val_set: torch.utils.data.Dataset | None, collator: MLMCollator,
+                 settings: TrainSettings, *, out_dir: Path, device: torch.device,
+                 unigram_id: int, fingerprint: dict[str, Any],
+                 on_metrics: Callable[[dict[str, Any]], None] | None = None,
+                 progress: bool = True) -> None:
+        self.model, self.train_set, self.val_set = model.to(device), train_set, val_set
+        self.collator, self.s, self.device = collator, settings, device
+        self.out_dir, self.unigram_id, self.fingerprint = out_dir, unigram_id, fingerprint
+        self.on_metrics = on_metrics or (lambda row: None)
+        self.progress = progress
+        self.optimizer = model.configure_optimizers(settings.weight_decay, settings.lr)
+        self.batches_per_epoch = math.ceil(len(train_set) / settings.batch_size)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / settings.grad_accum)
+        total = settings.epochs * self.steps_per_epoch
+        if settings.max_steps is not None:
+            total = min(total, settings.max_steps)
+        self.total_steps = total
+        warmup = settings.warmup_steps
+        if warmup is None:
+            warmup = min(100, total // 10)
+        self.schedule = LinearSchedule(settings.lr, warmup, total)
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                         else contextlib.nullcontext())
+        # position and running sums (all saved in checkpoints)
+        self.step = 0
+        self.epoch = 0  # 0-based epoch in progress
+        self.batch_in_epoch = 0  # batches of this epoch already consumed
+        self.tokens_seen = 0
+        self.elapsed = 0.0
+        self.sums = {"loss": 0.0, "batches": 0, "correct": 0, "masked": 0}  # this epoch so far
+        self.window = {"loss": 0.0, "batches": 0, "correct": 0, "masked": 0}  # since the last log
+        self.first_loss: float | None = None
+        self.stop_requested = False
+        self.last_checkpoint: Path | None = None
+
+    # --------------------------------------------------------------------------------------------
+    # checkpoints
+
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
+                "elapsed": self.elapsed, "sums": self.sums, "first_loss": self.first_loss,
+                "fingerprint": self.fingerprint}
+
+    def save(self) -> Path:
+        self.last_checkpoint = ckpt.save_checkpoint(
+            self.out_dir / "checkpoints", self.step, model=self.model, optimizer=self.optimizer,
+            scheduler_state=self.schedule.state_dict(),
+            rng_state=ckpt.capture_rng(self.collator.state_dict()), state=self.state())
+        return self.last_checkpoint
+
+    def resume(self, path: Path) -> None:
+        state, sched, rng = ckpt.load_checkpoint(path, model=self.model, optimizer=self.optimizer,
+                                                 device=self.device)
+        self.schedule.load_state_dict(sched)
+        self.step = state["step"]
+        self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
+        self.tokens_seen, self.elapsed = state["tokens_seen"], state["elapsed"]
+        self.sums, self.first_loss = state["sums"], state["first_loss"]
+        self.collator.load_state_dict(rng["collator"])
+        ckpt.restore_rng(rng)
+        self.last_checkpoint = path
+
+    # --------------------------------------------------------------------------------------------
+    # training
+
+    def after_step(self) -> None:
+        """Called after every optimizer step (a hook for tests and subclasses)."""
+
+    def _plan(self, started: float, calib: tuple[int, float] | None) -> None:
+        """With a time budget, shrink the schedule to the steps that fit in the remaining time."""
+        if self.s.max_minutes is None or calib is None:
+            return
+        step0, t0 = calib
+        if self.step - step0 < CALIBRATION_STEPS:
+            return
+        per_step = (time.perf_counter() - t0) / (self.step - step0)
+        remaining = self.s.max_minutes * 60 - (self.elapsed + time.perf_counter() - started)
+        fit = self.step + int(max(remaining, 0) / per_step)
+        self.schedule.total = max(self.step + 1, min(self.total_steps, fit), self.schedule.warmup + 1)
+
+    def train(self) -> dict[str, Any]:
+        s, model = self.s, self.model
+        started = time.perf_counter()
+        elapsed0 = self.elapsed
+        calib: tuple[int, float] | None = None
+        previous_handler = self._install_sigint()
+        bar = tqdm(total=self.schedule.total, initial=self.step, desc="training", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        stop_reason = None
+        try:
+            while stop_reason is None and self.epoch < s.epochs:
+                batches = epoch_batches(len(self.train_set), s.batch_size, s.seed, self.epoch)
+                loader = DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
+                                    collate_fn=stack_examples, num_workers=s.num_workers,
+                                    generator=torch.Generator())  # never touch the global RNG
+                model.train()
+                accumulated = 0
+                for batch in loader:
+                    loss, correct, masked = self._forward_backward(batch, accumulated)
+                    accumulated += 1
+                    self.batch_in_epoch += 1
+                    for acc in (self.sums, self.window):
+                        acc["loss"] += loss
+                        acc["batches"] += 1
+                        acc["correct"] += correct
+                        acc["masked"] += masked
+                    if self.batch_in_epoch % s.log_every == 0:
+                        self._log(loss, correct, masked, bar)
+                        self._plan(started, calib)
+                    if accumulated == s.grad_accum or self.batch_in_epoch == self.batches_per_epoch:
+                        self._optimizer_step()
+                        accumulated = 0
+                        self.elapsed = elapsed0 + time.perf_counter() - started
+                        bar.update(1)
+                        if calib is None and self.step >= 2:  # skip the first, slower steps
+                            calib = (self.step, time.perf_counter())
+                        self.after_step()
+                        stop_reason = self._stop_reason()
+                        if s.eval_every and self.step % s.eval_every == 0 and stop_reason is None:
+                            self._eval_row()
+                            model.train()
+                        if s.checkpoint_every and self.step % s.checkpoint_every == 0 and stop_reason is None:
+                            self.save()
+                        if stop_reason is not None:
+                            break
+                if stop_reason is None:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    self.sums = {"loss": 0.0, "batches": 0, "correct": 0, "masked": 0}
+            stop_reason = stop_reason or "epochs"
+        finally:
+            bar.close()
+            self._restore_sigint(previous_handler)
+        self.save()
+        result = {"stop_reason": stop_reason, "interrupted": stop_reason == "interrupted"}
+        if stop_reason != "interrupted":
+            result["eval"] = self._eval_row()
+        return result
+
+    def _forward_backward(self, batch: dict[str, torch.Tensor], accumulated: int) -> tuple[float, int, int]:
+        batch = self.collator.mask_batch(batch)
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        with self.autocast:
+            out = self.model(batch["input_ids"], attention_mask=batch["attention_mask"],
+                             token_type_ids=batch["token_type_ids"], labels=batch["labels"])
+        loss = out.loss
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            where = self.last_checkpoint or "none was written yet"
+            raise TrainingDiverged(
+                f"the loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}, batch "
+                f"{self.batch_in_epoch + 1}); stopped before updating the weights. Last good "
+                f"checkpoint: {where}. Try a lower --lr or more --warmup-steps.")
+        if self.first_loss is None:
+            self.first_loss = value
+        (loss / self.s.grad_accum).backward()
+        labels = batch["labels"]
+        targets = labels[labels != -100]
+        scores = out.prediction_scores
+        if scores.dim() == 3:  # a model without the masked-only fast path
+            scores = scores[labels != -100]
+        correct = int((scores.detach().argmax(-1) == targets).sum())
+        self.tokens_seen += int(batch["attention_mask"].sum())
+        return value, correct, int(targets.numel())
+
+    def _optimizer_step(self) -> None:
+        lr = self.schedule.lr(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.s.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+
+    def _stop_reason(self) -> str | None:
+        if self.stop_requested:
+            return "interrupted"
+        if self.s.max_steps is not None and self.step >= self.s.max_steps:
+            return "max_steps"
+        if self.step >= self.schedule.total and self.s.max_minutes is not None:
+            return "time budget (schedule complete)"
+        if self.s.max_minutes is not None and self.elapsed >= self.s.max_minutes * 60:
+            return "max_minutes"
+        return None
+
+    def _log(self, loss: float, correct: int, masked: int, bar: tqdm) -> None:
+        sums, w = self.sums, self.window
+        lr = self.schedule.lr(max(self.step, 0))
+        line = LOG_FORMAT.format(
+            epoch=self.epoch + 1, epochs=self.s.epochs, batch=self.batch_in_epoch,
+            batches=self.batches_per_epoch, loss=loss, avg_loss=sums["loss"] / max(sums["batches"], 1),
+            acc=correct / max(masked, 1), avg_acc=sums["correct"] / max(sums["masked"], 1), lr=lr)
+        if self.progress:
+            tqdm.write(line)
+        else:
+            print(line, flush=True)
+        self.on_metrics({"kind": "train", "step": self.step, "epoch": self.epoch + 1,
+                         "batch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
+                         "seconds": round(self.elapsed, 2), "lr": lr,
+                         "loss": w["loss"] / max(w["batches"], 1),
+                         "acc": w["correct"] / max(w["masked"], 1)})
+        self.window = {"loss": 0.0, "batches": 0, "correct": 0, "masked": 0}
+
+    # --------------------------------------------------------------------------------------------
+    # evaluation
+
+    def _eval_row(self) -> dict[str, Any] | None:
+        if self.val_set is None or len(self.val_set) == 0:
+            return None
+        result = self.evaluate()
+        line = (f"Eval step {self.step}: val loss {result['val_loss']:.4f}, perplexity "
+                f"{result['val_perplexity']:.1f}, accuracy {result['val_acc']:.4f} "
+                f"(unigram baseline {result['unigram_acc']:.4f})")
+        tqdm.write(line) if self.progress else print(line, flush=True)
+        self.on_metrics({"kind": "val", "step": self.step, "epoch": self.epoch + 1,
+                         "batch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
+                         "seconds": round(self.elapsed, 2), "lr": self.schedule.lr(self.step),
+                         "loss": result["val_loss"], "acc": result["val_acc"]})
+        return result
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, Any]:
+        """Held-out loss, perplexity, accuracy and unigram baseline over fixed masks."""
+        assert self.val_set is not None
+        model = self.model
+        was_training = model.training
+        model.eval()
+        c = self.collator
+        masker = MLMCollator(c.vocab_size, torch.nonzero(c.is_special).flatten().tolist(), c.mask_id,
+                             c.pad_id, mlm_probability=c.mlm_probability,
+                             mask_replace_prob=c.mask_replace_prob,
+                             random_replace_prob=c.random_replace_prob, whole_word=c.whole_word,
+                             word_start=c.word_start, letter_end=c.letter_end, seed=self.s.seed + 12345)
+        loss_sum, correct, unigram, total = 0.0, 0, 0, 0
+        loader = DataLoader(self.val_set, batch_size=self.s.batch_size, shuffle=False,
+                            collate_fn=stack_examples)
+        for i, batch in enumerate(loader):
+            if i >= MAX_EVAL_BATCHES:
+                break
+            batch = masker.mask_batch(batch)
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            labels = batch["labels"]
+            targets = labels[labels != -100]
+            if targets.numel() == 0:
+                continue
+            with self.autocast:
+                out = model(batch["input_ids"], attention_mask=batch["attention_mask"],
+                            token_type_ids=batch["token_type_ids"], labels=labels, masked_only=True)
+            scores = out.prediction_scores.float()
+            loss_sum += float(torch.nn.functional.cross_entropy(scores, targets, reduction="sum"))
+            correct += int((scores.argmax(-1) == targets).sum())
+            unigram += int((targets == self.unigram_id).sum())
+            total += int(targets.numel())
+        model.train(was_training)
+        val_loss = loss_sum / max(total, 1)
+        return {"val_loss": val_loss, "val_perplexity": math.exp(min(val_loss, 50.0)),
+                "val_acc": correct / max(total, 1), "unigram_acc": unigram / max(total, 1),
+                "val_masked_tokens": total}
+
+    # --------------------------------------------------------------------------------------------
+    # Ctrl-C
+
+    def _install_sigint(self) -> Any:
+        def handler(signum: int, frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            tqdm.write("Interrupted: finishing this step and writing a checkpoint (Ctrl-C again to abort)")
+
+        try:
+            return signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread
+            return None
+
+    @staticmethod
+    def _restore_sigint(previous: Any) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
