@@ -11,6 +11,8 @@ import io
 import itertools
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +138,13 @@ def test_train_options_reach_the_tokenizer(capsys, corpus, tmp_path):
     assert tok.token_to_id("<0x00>") == 3 and tok.token_to_id("<0x41>") == 3 + 0x41
 
 
+def test_train_says_when_it_stops_before_vocab_size(capsys, tmp_path):
+    src = tmp_path / "tiny.txt"
+    src.write_text("abc abd\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", src, "--vocab-size", "500", "-o", tmp_path / "t")
+    assert code == 0 and "note: fewer than --vocab-size 500 tokens" in err
+
+
 def test_extend_keeps_old_ids_and_merges(capsys, corpus, tok_dir, tmp_path):
     more = tmp_path / "more.txt"
     more.write_text(
@@ -233,6 +242,10 @@ def test_encode_whole_files(capsys, tok_dir, tmp_path):
     )
     assert code == 0 and len(out.splitlines()) == 2
     assert "\n" in json.loads(out.splitlines()[0])["tokens"]
+    code, out, _ = run(
+        capsys, "encode", "-t", tok_dir, "--whole-files", "--tokens", "--file", tmp_path / "a.txt"
+    )
+    assert code == 0 and out.count("\n") == 1 and " \\n " in out  # a newline token, escaped
 
 
 # ---- info -----------------------------------------------------------------------------
@@ -326,7 +339,7 @@ def test_usage_errors_found_after_parsing(capsys, monkeypatch, tok_dir, corpus, 
 
 def test_library_value_errors_are_one_line(capsys, monkeypatch, corpus, tok_dir, tmp_path):
     code, _, err = run(capsys, "train", corpus, "--vocab-size", "10", "-q", "-o", tmp_path)
-    assert_error(code, err, 1, "vocab_size")
+    assert_error(code, err, 1, "--vocab-size 10 is too small")  # option names, not kwargs
     code, _, err = run(
         capsys, "train", corpus, "--special-tokens", "[PAD],[CLS]", "-q", "-o", tmp_path
     )
@@ -375,3 +388,75 @@ def test_console_script_is_declared():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["fastbpe"] == "fastbpe.cli:main"
+
+
+# ---- docs/cli.md: every `console` block is run and its output compared -------------------
+
+DOC = ROOT / "docs" / "cli.md"
+# `fastbpe ARGS` with no shell syntax (optionally `; echo "exit code $?"`) runs in-process
+IN_PROCESS = re.compile(r'(fastbpe [^|<>;&$`]*?)(; echo "exit code \$\?")?')
+
+
+def doc_transcript() -> list[tuple[str, list[str]]]:
+    """[(command, expected output lines)] from the ```console blocks, in order."""
+    steps: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            else:
+                steps[-1][1].append(line)
+    return steps
+
+
+def output_matches(expected: list[str], actual: str) -> bool:
+    """Line by line; a line `...` matches any number of lines, `...` in a line any text."""
+    parts = []
+    for line in expected:
+        if line == "...":
+            parts.append(r"(?:[^\n]*\n)*?")
+        else:
+            parts.append("[^\n]*".join(map(re.escape, line.split("..."))) + r"\n")
+    return re.fullmatch("".join(parts), actual) is not None
+
+
+def test_docs_cli_md_commands_run(capsys, monkeypatch, tmp_path):
+    steps = doc_transcript()
+    assert len(steps) > 20
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for name, line in [("fastbpe", "-m fastbpe"), ("python", "")]:
+        shim = shims / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {line} "$@"\n', encoding="utf-8")
+        shim.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    env = {
+        **os.environ,
+        "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    for command, expected in steps:
+        m = IN_PROCESS.fullmatch(command)
+        if m:
+            code = cli.main(shlex.split(m[1])[1:])
+            out, err = capsys.readouterr()
+            actual = out + err + (f"exit code {code}\n" if m[2] else "")
+        else:
+            actual = subprocess.run(
+                ["bash", "-c", command],
+                cwd=work,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                timeout=60,
+                check=False,
+            ).stdout
+        assert output_matches(expected, actual), (
+            f"docs/cli.md: $ {command}\n--- expected\n"
+            + "\n".join(expected)
+            + f"\n--- got\n{actual}"
+        )

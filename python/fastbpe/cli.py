@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -201,6 +202,16 @@ def _show(token: str | None) -> str:
     )
 
 
+def _option_names(message: str) -> str:
+    """'vocab_size=60 ... limit_alphabet=...' -> '--vocab-size 60 ... --limit-alphabet ...'."""
+    names = "vocab_size|min_frequency|limit_alphabet|special_tokens"
+    return re.sub(
+        rf"\b({names})(=?)",
+        lambda m: "--" + m[1].replace("_", "-") + (" " if m[2] else ""),
+        message,
+    )
+
+
 def _note(args: argparse.Namespace, message: str) -> None:
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
@@ -259,13 +270,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         options["byte_fallback"] = args.byte_fallback
     start = time.perf_counter()
-    tok = _tokenizer_class().train(inputs, args.vocab_size, **options)
+    try:
+        tok = _tokenizer_class().train(inputs, args.vocab_size, **options)
+    except ValueError as e:  # the library names its arguments; name our options instead
+        raise CLIError(_option_names(str(e))) from None
     tok.save(args.output)
     _note(
         args,
         f"trained {tok.vocab_size} tokens ({len(tok.merges)} merges) in "
         f"{time.perf_counter() - start:.1f} s; saved to {args.output}",
     )
+    if tok.vocab_size < args.vocab_size:
+        _note(
+            args,
+            f"note: fewer than --vocab-size {args.vocab_size} tokens: no pair is left that "
+            f"occurs --min-frequency {args.min_frequency} times; add text or lower --min-frequency",
+        )
     return 0
 
 
@@ -274,8 +294,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
         args.parser.error("give TEXT arguments or --file, not both")
     if args.output is not None and not args.output.endswith(".npy"):
         args.parser.error(f"-o/--output must end in .npy, got {args.output!r}")
-    if args.output is not None and args.json:
-        args.parser.error("--json and -o/--output exclude each other")
     files = args.file or ([] if args.text else ["-"])
     if "-" in files and (sys.stdin is None or sys.stdin.isatty()):
         args.parser.error("no input: give TEXT arguments or --file, or pipe text to stdin")
@@ -292,6 +310,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
                 if args.json:
                     tokens = [tok.id_to_token(i) for i in seq]
                     out.append(json.dumps({"ids": seq, "tokens": tokens}, ensure_ascii=False))
+                elif args.tokens:
+                    out.append(" ".join(_show(tok.id_to_token(i)) for i in seq))
                 else:
                     out.append(" ".join(map(str, seq)))
             sys.stdout.write("\n".join(out) + "\n")
@@ -550,6 +570,7 @@ The result does not depend on how the text is split into files.""",
         """examples:
   fastbpe encode -t tok/ "Merhaba dünya" "second input"
   fastbpe encode -t tok/ --json "The [MASK] is red."
+  fastbpe encode -t tok/ --tokens "The [MASK] is red."   # token strings, not ids
   fastbpe encode -t tok/ --file a.txt b.txt > ids.txt
   cat a.txt | fastbpe encode -t tok/
   fastbpe encode -t tok/ --file a.txt -o a.npy     # writes a.npy and a.offsets.npy
@@ -573,12 +594,18 @@ of input k are ids[offsets[k]:offsets[k + 1]].""",
         action="store_true",
         help="each file (or all of stdin) is one input instead of each line",
     )
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
         "--json",
         action="store_true",
         help='print one JSON object per input: {"ids": [...], "tokens": [...]}',
     )
-    p.add_argument(
+    mode.add_argument(
+        "--tokens",
+        action="store_true",
+        help="print the tokens instead of the ids (`▁` is a space; \\n etc. are escaped)",
+    )
+    mode.add_argument(
         "-o",
         "--output",
         metavar="OUT.npy",
