@@ -301,6 +301,29 @@ def test_missing_and_corrupt_tokenizer_dir(capsys, tok_dir, tmp_path):
     assert_error(code, err, 1, "vocab.json")
 
 
+def test_bad_output_paths_and_token_files(capsys, corpus, tok_dir, tmp_path):
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    code, _, err = run(capsys, "train", corpus, "-q", "-o", tmp_path / "file")
+    assert_error(code, err, 1, "exists and is not a directory")
+    code, _, err = run(capsys, "encode", "-t", tok_dir, "x", "-o", tmp_path / "no" / "a.npy")
+    assert_error(code, err, 1, "no such directory for -o")
+    code, _, err = run(capsys, "decode", "-t", tok_dir, "--npy", corpus)
+    assert_error(code, err, 1, "not a .npy token file")
+    np.save(tmp_path / "f.npy", np.zeros(3))
+    code, _, err = run(capsys, "decode", "-t", tok_dir, "--npy", tmp_path / "f.npy")
+    assert_error(code, err, 1, "expected a 1-D integer array")
+    np.save(tmp_path / "i.npy", np.arange(5, dtype=np.uint32))
+    np.save(tmp_path / "i.offsets.npy", np.array([0, 9]))
+    code, _, err = run(capsys, "decode", "-t", tok_dir, "--npy", tmp_path / "i.npy")
+    assert_error(code, err, 1, "i.offsets.npy: not the offsets of")
+
+
+def test_invalid_utf8_training_file(capsys, tmp_path):
+    (tmp_path / "bad.txt").write_bytes(b"ok\n\xff\n")
+    code, _, err = run(capsys, "train", tmp_path / "bad.txt", "-q", "-o", tmp_path / "t")
+    assert_error(code, err, 1, "bad.txt", "UTF-8")
+
+
 def test_unknown_id_in_decode(capsys, monkeypatch, tok_dir):
     code, _, err = run(capsys, "decode", "-t", tok_dir, "5", "99999")
     assert_error(code, err, 1, "99999")

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 PROG = "fastbpe"
 SAMPLE_TEXT = 'Merhaba dünya! Tokenizers split words like "unbelievable" into pieces.'
@@ -239,6 +239,8 @@ def _offsets_path(npy: Path) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise CLIError(f"{args.output}: exists and is not a directory; -o names a directory")
     inputs: Iterable[str] | list[Path]
     if "-" in args.inputs:
         if args.inputs != ["-"]:
@@ -297,6 +299,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     files = args.file or ([] if args.text else ["-"])
     if "-" in files and (sys.stdin is None or sys.stdin.isatty()):
         args.parser.error("no input: give TEXT arguments or --file, or pipe text to stdin")
+    if args.output is not None and not Path(args.output).resolve().parent.is_dir():
+        raise CLIError(f"{Path(args.output).parent}: no such directory for -o")
     tok = _load(args.tokenizer)
     texts = iter(args.text) if args.text else _inputs(files, whole=args.whole_files)
     special = not args.no_special_tokens
@@ -339,19 +343,28 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> Any:
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
+    except ValueError:  # not a .npy file, or one holding Python objects
+        raise CLIError(f"{path}: not a .npy token file (as `{PROG} encode -o` writes)") from None
+
+
 def _npy_sequences(name: str) -> Iterator[list[int]]:
     """The documents of a token file from `encode -o`: ids cut at the offsets beside it."""
     import numpy as np
 
     path = Path(name)
-    ids = np.load(path, allow_pickle=False, mmap_mode="r")
+    ids = _load_npy(path, mmap_mode="r")
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
         raise CLIError(
             f"{name}: expected a 1-D integer array, got {ids.dtype} of shape {ids.shape}"
         )
     offsets_path = _offsets_path(path)
     if offsets_path.exists():
-        offsets = np.load(offsets_path, allow_pickle=False)
+        offsets = _load_npy(offsets_path)
         if (
             offsets.ndim != 1
             or len(offsets) == 0
