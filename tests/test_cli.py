@@ -107,9 +107,10 @@ def test_train_quiet_prints_nothing(capsys, corpus, tmp_path):
     assert (code, out, err) == (0, "", "")
 
 
-def test_train_from_stdin_equals_train_from_file(capsys, monkeypatch, corpus, tmp_path):
+@pytest.mark.parametrize("chunk", [7, 1000])  # 7: most lines are longer than a chunk
+def test_train_from_stdin_equals_train_from_file(capsys, monkeypatch, corpus, tmp_path, chunk):
     assert run(capsys, "train", corpus, "--vocab-size", "350", "-q", "-o", tmp_path / "f")[0] == 0
-    monkeypatch.setattr(cli, "STDIN_CHUNK", 1000)  # many chunks, each cut after a newline
+    monkeypatch.setattr(cli, "STDIN_CHUNK", chunk)  # many texts, each cut after a newline
     _stdin(monkeypatch, corpus.read_bytes())
     assert run(capsys, "train", "-", "--vocab-size", "350", "-q", "-o", tmp_path / "s")[0] == 0
     for name in ("vocab.json", "merges.txt", "fastbpe.json"):
@@ -371,9 +372,10 @@ def test_library_value_errors_are_one_line(capsys, monkeypatch, corpus, tok_dir,
         capsys, "train", corpus, "--extend", tok_dir, "--byte-fallback", "-q", "-o", tmp_path
     )
     assert_error(code, err, 1, "byte fallback")
-    _stdin(monkeypatch, b"ok\n\xc3(\n")
+    monkeypatch.setattr(cli, "STDIN_CHUNK", 2)
+    _stdin(monkeypatch, b"ok\nfine\nand \xc3(\n")
     code, _, err = run(capsys, "train", "-", "-q", "-o", tmp_path)
-    assert_error(code, err, 1, "<stdin>: invalid UTF-8")
+    assert_error(code, err, 1, "<stdin>: invalid UTF-8 at byte 12")
 
 
 # ---- the real entry points ------------------------------------------------------------

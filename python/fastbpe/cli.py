@@ -23,6 +23,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
+
+from fastbpe.tokenizer import Tokenizer
+
 PROG = "fastbpe"
 SAMPLE_TEXT = 'Merhaba dünya! Tokenizers split words like "unbelievable" into pieces.'
 BATCH_LINES = 4096  # inputs per encode batch: bounded memory, still enough for parallelism
@@ -31,13 +35,6 @@ STDIN_CHUNK = 1 << 20  # bytes of stdin per training text (cut after a newline)
 
 class CLIError(Exception):
     """A runtime failure with a message for the user (exit code 1)."""
-
-
-def _tokenizer_class() -> Any:
-    """The tokenizer implementation (a function, so that tests can substitute it)."""
-    from fastbpe import Tokenizer
-
-    return Tokenizer
 
 
 # ----------------------------------------------------------------------------------------
@@ -104,12 +101,13 @@ def _stdin_bytes() -> IO[bytes]:
     return io.BytesIO(sys.stdin.read().encode("utf-8"))
 
 
-def _decode_utf8(data: bytes, name: str, where: str) -> str:
+def _decode_utf8(data: bytes, location: str, offset: int = 0) -> str:
+    """UTF-8 -> str; an error names the location and the byte (data starts at `offset`)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CLIError(
-            f"{name}: invalid UTF-8 {where}{e.start}; convert the input to UTF-8"
+            f"{location}: invalid UTF-8 at byte {offset + e.start}; convert the input to UTF-8"
         ) from None
 
 
@@ -120,18 +118,17 @@ def _stdin_texts() -> Iterator[str]:
     under NFC, so the cuts change no word: training on stdin equals training on the file.
     """
     stream = _stdin_bytes()
-    done, buf = 0, b""
-    while True:
-        block = stream.read(STDIN_CHUNK)
-        if not block:
-            break
-        buf += block
-        cut = buf.rfind(b"\n") + 1
-        if cut:
-            yield _decode_utf8(buf[:cut], "<stdin>", f"at byte offset {done}+")
-            done, buf = done + cut, buf[cut:]
+    done, buf = 0, bytearray()  # bytes already yielded, the unfinished line(s)
+    while block := stream.read(STDIN_CHUNK):
+        cut = block.rfind(b"\n") + 1
+        if not cut:
+            buf += block  # a line longer than a chunk grows the buffer
+            continue
+        buf += block[:cut]
+        yield _decode_utf8(bytes(buf), "<stdin>", done)
+        done, buf = done + len(buf), bytearray(block[cut:])
     if buf:
-        yield _decode_utf8(buf, "<stdin>", f"at byte offset {done}+")
+        yield _decode_utf8(bytes(buf), "<stdin>", done)
 
 
 def _corpus_files(inputs: Sequence[str]) -> list[Path]:
@@ -145,7 +142,7 @@ def _corpus_files(inputs: Sequence[str]) -> list[Path]:
 def _lines(name: str, stream: IO[bytes]) -> Iterator[str]:
     """The lines of a UTF-8 stream without their line ending (\\n or \\r\\n)."""
     for lineno, raw in enumerate(stream, start=1):
-        line = _decode_utf8(raw, f"{name}:{lineno}", "at byte ")
+        line = _decode_utf8(raw, f"{name}:{lineno}")  # the byte within the line
         if line.endswith("\n"):
             line = line[:-2] if line.endswith("\r\n") else line[:-1]
         yield line
@@ -162,7 +159,7 @@ def _inputs(files: Sequence[str], *, whole: bool) -> Iterator[str]:
             continue
         with open(name, "rb") as f:
             if whole:
-                yield _decode_utf8(f.read(), name, "at byte offset ")
+                yield _decode_utf8(f.read(), name)
             else:
                 yield from _lines(name, f)
 
@@ -189,7 +186,7 @@ def _load(directory: str) -> Any:
         raise CLIError(
             f"{directory}: not a directory; pass the folder that `{PROG} train -o` wrote"
         )
-    return _tokenizer_class().load(path)
+    return Tokenizer.load(path)
 
 
 def _show(token: str | None) -> str:
@@ -218,8 +215,6 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 
 def _atomic_save_npy(path: Path, array: Any) -> None:
-    import numpy as np
-
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -273,7 +268,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         options["byte_fallback"] = args.byte_fallback
     start = time.perf_counter()
     try:
-        tok = _tokenizer_class().train(inputs, args.vocab_size, **options)
+        tok = Tokenizer.train(inputs, args.vocab_size, **options)
     except ValueError as e:  # the library names its arguments; name our options instead
         raise CLIError(_option_names(str(e))) from None
     tok.save(args.output)
@@ -321,8 +316,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
             sys.stdout.write("\n".join(out) + "\n")
         return 0
 
-    import numpy as np
-
     chunks, lengths = [], []
     for batch in _batches(texts, BATCH_LINES):
         ids, offsets = tok.encode_batch_flat(batch, special_tokens=special)
@@ -344,8 +337,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> Any:
-    import numpy as np
-
     try:
         return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
     except ValueError:  # not a .npy file, or one holding Python objects
@@ -354,8 +345,6 @@ def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> Any:
 
 def _npy_sequences(name: str) -> Iterator[list[int]]:
     """The documents of a token file from `encode -o`: ids cut at the offsets beside it."""
-    import numpy as np
-
     path = Path(name)
     ids = _load_npy(path, mmap_mode="r")
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
