@@ -505,7 +505,7 @@ Run `fastbpe COMMAND --help` for the options of a command. Exit codes: 0 ok,
         "(vocab.json, merges.txt, fastbpe.json, tokenizer.json).",
         """examples:
   fastbpe train corpus.txt --vocab-size 8000 -o tok/
-  fastbpe train data/ --vocab-size 32000 --byte-fallback -o tok/     # every file under data/
+  fastbpe train data/ --vocab-size 32000 --byte-fallback -o tok/     # *.txt under data/
   zcat corpus.txt.gz | fastbpe train - --vocab-size 8000 -o tok/      # from stdin
   fastbpe train more.txt --extend tok/ --vocab-size 12000 -o tok2/   # keep tok/'s ids
 
