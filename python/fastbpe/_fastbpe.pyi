@@ -1,12 +1,16 @@
 """The native (Rust) half of fastbpe. Use `fastbpe.Tokenizer`, which wraps it."""
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["__version__", "Tokenizer", "_panic_for_test"]
+
 __version__: str
 
+@final
 class Tokenizer:
     """A trained BPE tokenizer (immutable, thread-safe)."""
 

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::normalize::{nfc, to_marker};
+use crate::normalize::{for_each_nfc_piece, to_marker};
 use crate::pretokenize::words;
 use crate::train::{report, Progress, Stage};
 
@@ -143,15 +143,16 @@ impl WordCounts {
 
 /// Counts the words of one raw text into `local` (keys are spans of the NFC text).
 fn count_text(text: &str, local: &mut FxHashMap<String, u64>) {
-    let text = nfc(text);
-    for w in words(&text) {
-        match local.get_mut(w) {
-            Some(c) => *c += 1,
-            None => {
-                local.insert(w.to_owned(), 1);
+    for_each_nfc_piece(text, |piece| {
+        for w in words(piece) {
+            match local.get_mut(w) {
+                Some(c) => *c += 1,
+                None => {
+                    local.insert(w.to_owned(), 1);
+                }
             }
         }
-    }
+    });
 }
 
 /// Re-keys a table by the stored (marker) form of each word.

@@ -7,16 +7,10 @@
 //! - Words repeat (Zipf), so each word's ids are cached. The cache is sharded behind
 //!   `RwLock`s so rayon threads rarely contend; it stops growing at a fixed size instead of
 //!   evicting (eviction bookkeeping costs more than it saves for natural text).
-//! - Merging by rank: short words (the vast majority) use a plain scan for the lowest-rank
-//!   pair, which beats any structure at that size. Long words use a min-heap of
-//!   (rank, position) over a linked list of symbols, O(n log n), so a 100,000-character run
-//!   without spaces stays fast (tiktoken's quadratic loop does not). Both give the same result:
-//!   lowest rank first, leftmost on equal rank.
+//! - Merging by rank is in `merge.rs` (near-linear on pathological input).
 //! - `encode_batch` is rayon-parallel over texts; the flat form concatenates without any
 //!   per-token Python object (see `py.rs`).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::sync::RwLock;
 
@@ -24,93 +18,19 @@ use rayon::prelude::*;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::error::{Error, Result};
-use crate::normalize::nfc;
+use crate::merge::merge_by_rank;
+use crate::normalize::for_each_nfc_piece;
 use crate::pretokenize::words;
 use crate::vocab::Model;
 
-/// Words up to this many symbols are merged by scanning; longer ones with the heap.
-const SCAN_MAX: usize = 48;
 /// Cache shards and total capacity (entries).
 const SHARDS: usize = 32;
 const CACHE_CAPACITY: usize = 1 << 18;
 /// Words longer than this (bytes) are not cached.
 const CACHE_MAX_WORD: usize = 64;
 
-const DEAD: u32 = u32::MAX;
-
 /// One shard of the word cache: word span -> its ids.
 type Shard = RwLock<FxHashMap<Box<str>, Box<[u32]>>>;
-
-/// Applies the model's merges to `symbols` in place: lowest rank first, leftmost on ties.
-pub fn merge_by_rank(symbols: &mut Vec<u32>, model: &Model) {
-    if symbols.len() < 2 || model.merges().is_empty() {
-        return;
-    }
-    if symbols.len() <= SCAN_MAX {
-        merge_scan(symbols, model)
-    } else {
-        merge_heap(symbols, model)
-    }
-}
-
-fn merge_scan(s: &mut Vec<u32>, model: &Model) {
-    loop {
-        let mut best: Option<(u32, usize, u32)> = None; // (rank, position, new id)
-        for i in 0..s.len().saturating_sub(1) {
-            if let Some((rank, new)) = model.rank((s[i], s[i + 1])) {
-                if best.is_none_or(|b| rank < b.0) {
-                    best = Some((rank, i, new));
-                }
-            }
-        }
-        let Some((_, i, new)) = best else { return };
-        s[i] = new;
-        s.remove(i + 1);
-    }
-}
-
-fn merge_heap(s: &mut Vec<u32>, model: &Model) {
-    let n = s.len();
-    let mut next: Vec<usize> = (1..=n).collect(); // n = none
-    let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect(); // MAX = none
-    let mut heap: BinaryHeap<Reverse<(u32, usize)>> = BinaryHeap::new();
-    for i in 0..n - 1 {
-        if let Some((rank, _)) = model.rank((s[i], s[i + 1])) {
-            heap.push(Reverse((rank, i)));
-        }
-    }
-    while let Some(Reverse((rank, i))) = heap.pop() {
-        let j = next[i];
-        if s[i] == DEAD || j >= n {
-            continue;
-        }
-        // the pair at i may have changed since the job was pushed
-        let Some((r, new)) = model.rank((s[i], s[j])) else {
-            continue;
-        };
-        if r != rank {
-            continue;
-        }
-        s[i] = new;
-        s[j] = DEAD;
-        next[i] = next[j];
-        if next[i] < n {
-            prev[next[i]] = i;
-        }
-        let p = prev[i];
-        if p < n {
-            if let Some((r, _)) = model.rank((s[p], s[i])) {
-                heap.push(Reverse((r, p)));
-            }
-        }
-        if next[i] < n {
-            if let Some((r, _)) = model.rank((s[i], s[next[i]])) {
-                heap.push(Reverse((r, i)));
-            }
-        }
-    }
-    s.retain(|&x| x != DEAD);
-}
 
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
@@ -196,10 +116,11 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
-        let text = nfc(text);
-        for w in words(&text) {
-            self.encode_word(w, out);
-        }
+        for_each_nfc_piece(text, |piece| {
+            for w in words(piece) {
+                self.encode_word(w, out);
+            }
+        });
     }
 
     fn shard(&self, word: &str) -> &Shard {
@@ -382,32 +303,6 @@ mod tests {
         );
         assert!(!t.encode("<s>", false).contains(&1));
         assert_eq!(strs(&t, &t.encode("[UNK]", true)), ["[UNK]"]);
-    }
-
-    #[test]
-    fn heap_equals_scan() {
-        let t = tok(
-            &["aaaa abab aab aaab baaa ab ba a b abba aabbaabb"],
-            40,
-            false,
-        );
-        let mut state = 12345u64;
-        for len in [2usize, 3, 7, 49, 60, 200] {
-            for _ in 0..50 {
-                let s: Vec<u32> = (0..len)
-                    .map(|_| {
-                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                        t.model()
-                            .char_id(if state >> 63 == 0 { 'a' } else { 'b' })
-                            .unwrap()
-                    })
-                    .collect();
-                let (mut x, mut y) = (s.clone(), s.clone());
-                merge_scan(&mut x, t.model());
-                merge_heap(&mut y, t.model());
-                assert_eq!(x, y);
-            }
-        }
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod corpus;
 pub mod encode;
 pub mod error;
 pub mod io;
+pub mod json;
+pub mod merge;
 pub mod normalize;
 pub mod pretokenize;
 pub mod stats;

@@ -20,6 +20,18 @@ pub fn nfc(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Calls `f` with the NFC form of `text`, piece by piece: only the lines that are not NFC
+/// already are normalised (a newline never composes with its neighbours and is always a word
+/// of its own, so cutting after it changes neither NFC nor the words).
+pub fn for_each_nfc_piece(text: &str, mut f: impl FnMut(&str)) {
+    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        return f(text);
+    }
+    for line in text.split_inclusive('\n') {
+        f(&nfc(line));
+    }
+}
+
 /// A space or the marker itself: both are the marker after normalisation.
 #[inline]
 pub fn is_marker(c: char) -> bool {
@@ -56,6 +68,15 @@ mod tests {
         // e + combining acute -> é ; I + combining dot above -> İ
         assert_eq!(normalize("e\u{301} I\u{307}"), "é▁İ");
         assert_eq!(normalize("ışğ"), "ışğ");
+    }
+
+    #[test]
+    fn piecewise_nfc_equals_whole() {
+        let text = "plain\ne\u{301}x\nmore =\u{338} text\n\u{301}start";
+        let mut pieces = String::new();
+        for_each_nfc_piece(text, |p| pieces.push_str(p));
+        assert_eq!(pieces, nfc(text));
+        assert_eq!(pieces, "plain\néx\nmore ≠ text\n\u{301}start");
     }
 
     #[test]

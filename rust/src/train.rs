@@ -24,8 +24,8 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::corpus::WordCounts;
-use crate::encode::merge_by_rank;
 use crate::error::{Error, Result};
+use crate::merge::merge_by_rank;
 use crate::stats::index_pairs;
 use crate::vocab::{Model, Pair, DEFAULT_SPECIALS};
 use crate::word::Word;
