@@ -189,3 +189,21 @@ def test_encoding_many_special_tokens_is_linear(rust):
     assert tok.encode(small).count(4) == 20_000
     ratio = best_time(lambda: tok.encode(large)) / best_time(lambda: tok.encode(small))
     assert ratio < 40, f"10x more special tokens took {ratio:.1f}x as long"
+
+
+# ---- corpus forms -----------------------------------------------------------------------------
+
+
+def test_generator_and_list_train_the_same(impl, texts):
+    from_list = impl.train(texts[:300], 500)
+    from_gen = impl.train((t for t in texts[:300]), 500)
+    assert from_gen.merges == from_list.merges and from_gen.get_vocab() == from_list.get_vocab()
+
+
+def test_single_file_path_forms(rust, texts, tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(texts[:300]), encoding="utf-8")
+    want = rust.train(["".join(texts[:300])], 500)
+    for corpus in (path, str(path), [path], [str(path)], tmp_path):
+        got = rust.train(corpus, 500)
+        assert got.merges == want.merges, corpus

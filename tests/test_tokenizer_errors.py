@@ -246,3 +246,15 @@ def test_byte_fallback_mismatch(impl, saved):
             lambda s: s.replace('"byte_fallback": false', '"byte_fallback": true'))
     with pytest.raises(ValueError, match="vocab.json|fastbpe.json"):
         impl.load(saved)
+
+
+def test_non_utf8_after_the_first_chunk(rust, tmp_path):
+    # The Rust reader works in chunks of a few MiB; the offset is still from the file start.
+    line = "a line of plain text\n".encode()
+    head = line * (5_000_000 // len(line))
+    bad = tmp_path / "big.txt"
+    bad.write_bytes(head + b"ok \xc3\x28 tail\n")
+    with pytest.raises(ValueError) as info:
+        rust.train([bad], 100)
+    assert "big.txt" in str(info.value)
+    assert str(len(head) + 3) in str(info.value), str(info.value)
