@@ -13,6 +13,14 @@ What it handles:
 - encoding by merge rank, special tokens written in the text, decoding;
 - save/load in the same files as the Rust tokenizer (vocab.json, merges.txt, fastbpe.json).
 
+Where docs/tokenizer.md leaves a choice open, this file (and the Rust core) does this:
+- `limit_alphabet=N` keeps the N most frequent characters *that training adds*: characters
+  already in the vocabulary (a one-character special token, the initial tokenizer's
+  alphabet when extending) take no place in the N;
+- special tokens written in the training corpus are not cut out: they count as plain text;
+- when extending, the special tokens and byte fallback come from `initial`;
+- a pair learned twice (possible only when merges reuse ids) keeps its first rank.
+
 What it does not handle: speed (it is slow by design; the Rust core is the fast path),
 parallel or batch encoding, streaming huge files (files are read whole), the HuggingFace
 `tokenizer.json` export, and lone surrogates in str (they cannot be encoded as UTF-8).
@@ -393,8 +401,8 @@ class ReferenceTokenizer:
         return ids
 
     def _encode_word(self, word: str) -> list[int]:
-        # Unknown characters become [UNK] or byte tokens; they are cut out of the merge step
-        # (byte-token ids are never merge operands, [UNK] may be, so cut explicitly).
+        # Unknown characters become [UNK] or byte tokens and cut the word: merges apply to
+        # the known pieces on either side, never across (section 5, step 3).
         out: list[int] = []
         piece: list[int] = []
         for ch in word:
