@@ -23,6 +23,14 @@ settings.register_profile(
 )
 settings.load_profile("fastbpe")
 
+
+def pytest_configure(config):
+    # When a hypothesis test fails, its report imports a formatter that imports the
+    # deprecated mypy_extensions.TypedDict; with filterwarnings=error that turned the failure
+    # into an INTERNALERROR that hides the counterexample.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
 # Characters assigned in Python's Unicode database (category != Cn), no surrogates: the
 # Rust crates may know a newer Unicode version, which classifies unassigned ones differently.
 ASSIGNED_CHARS = st.characters(exclude_categories=("Cn", "Cs"))

@@ -329,3 +329,25 @@ def test_parity_reused_id_from_files(impl, tmp_path):
     ref = ReferenceTokenizer.load(tmp_path)
     for text in ["abcabc", "abc" * 40, "ab" * 30 + "c" * 30, "abca " * 20]:
         assert tok.encode(text) == ref.encode(text), text
+
+
+@pytest.fixture(scope="module")
+def decode_pair():
+    """A byte-fallback tokenizer from each side, trained on the same small text."""
+    texts = ["ab ab abc  ▁x ş İ 1 2", "abc abc"]
+    ref = ReferenceTokenizer.train(texts, 300, min_frequency=1, byte_fallback=True)
+    from conftest import rust_tokenizer_class
+
+    tok = rust_tokenizer_class().train(texts, 300, min_frequency=1, byte_fallback=True,
+                                       show_progress=False)
+    return ref, tok
+
+
+@given(ids=st.lists(st.integers(0, 10**6) | st.sampled_from([5 + 0xE2, 5 + 0x96, 5 + 0x81]),
+                    max_size=30))
+def test_parity_decode_any_ids(decode_pair, ids):
+    # Any id sequence, including byte tokens that spell `▁` (E2 96 81) or cut characters.
+    ref, tok = decode_pair
+    ids = [i % ref.vocab_size for i in ids]
+    assert tok.decode(ids) == ref.decode(ids)
+    assert tok.decode(ids, errors="ignore") == ref.decode(ids, errors="ignore")
