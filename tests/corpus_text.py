@@ -88,7 +88,7 @@ def docstrings() -> str:
     return "\n".join(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def english_text(min_chars: int = 200_000) -> str:
     """Python's documentation topics (sorted by name) plus docstrings, cut to a size."""
     from pydoc_data.topics import topics

@@ -12,9 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from conftest import ASSIGNED_CHARS, SLOW_EXAMPLES
 from corpus_text import english_text, parity_corpus, turkish_text
 from fastbpe.reference import (
@@ -24,6 +21,8 @@ from fastbpe.reference import (
     count_words,
     new_alphabet,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # Text that the corpus does not cover: unseen scripts, emoji, controls, specials.
 PROBES = [

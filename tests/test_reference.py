@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
 from fastbpe.reference import (
-    ReferenceTokenizer,
     encode_word,
     get_stats,
     merge,

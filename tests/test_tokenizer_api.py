@@ -7,12 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from conftest import ASSIGNED_CHARS
 from corpus_text import TURKISH_SAMPLE, english_text
 from fastbpe.reference import ReferenceTokenizer
+from hypothesis import given
+from hypothesis import strategies as st
 
 FILES = ["vocab.json", "merges.txt", "fastbpe.json"]
 

@@ -250,7 +250,7 @@ def test_byte_fallback_mismatch(impl, saved):
 
 def test_non_utf8_after_the_first_chunk(rust, tmp_path):
     # The Rust reader works in chunks of a few MiB; the offset is still from the file start.
-    line = "a line of plain text\n".encode()
+    line = b"a line of plain text\n"
     head = line * (5_000_000 // len(line))
     bad = tmp_path / "big.txt"
     bad.write_bytes(head + b"ok \xc3\x28 tail\n")
