@@ -229,6 +229,8 @@ def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:  
 
     # model, trainer
     device = pick_device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(cpu_threads())
     torch.manual_seed(cfg.seed)
     model = BertForMaskedLM(model_cfg)
     collator = MLMCollator.from_tokenizer(tokenizer, mlm_probability=cfg.mlm_probability,
@@ -251,7 +253,8 @@ def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:  
             f"batch {trainer.batch_in_epoch})")
     model_cfg.save(out / "model")  # config first: a crashed run still documents its model
     say(f"Model: {model_cfg.num_hidden_layers} layers x {model_cfg.hidden_size}, "
-        f"{model.num_parameters():,} parameters, vocab {V}, on {device}; "
+        f"{model.num_parameters():,} parameters, vocab {V}, on {device}"
+        f"{f' ({torch.get_num_threads()} threads)' if device.type == 'cpu' else ''}; "
         f"{len(train_set):,} train sequences, {trainer.batches_per_epoch} batches/epoch"
         + (f", budget {cfg.max_minutes:g} min" if cfg.max_minutes else ""))
     result = trainer.train()
@@ -407,6 +410,20 @@ def model_config(cfg: PretrainConfig, vocab_size: int, pad_id: int, resume_dir: 
                             f"vocab_size={mc.vocab_size}; use a matching tokenizer or set vocab_size "
                             f"to {vocab_size} in the config")
     return mc
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for CPU training: every core on an idle machine, one on a busy one.
+
+    PyTorch's thread pool spins while it waits for its threads; on cores that other processes
+    already keep busy, two threads ran 5-20x slower than one in our measurements.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def pick_device(name: str) -> Any:

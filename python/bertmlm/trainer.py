@@ -165,15 +165,22 @@ class Trainer:
     def after_step(self) -> None:
         """Called after every optimizer step (a hook for tests and subclasses)."""
 
-    def _plan(self, started: float, calib: tuple[int, float] | None) -> None:
-        """With a time budget, shrink the schedule to the steps that fit in the remaining time."""
+    def _plan(self, started: float, calib: list[float] | None) -> None:
+        """With a time budget, fit the schedule to the steps that the remaining time allows.
+
+        Seconds per step are measured over the steps since the previous plan and smoothed, so a
+        machine whose load changes (other jobs starting or ending) is followed within a few logs.
+        """
         if self.s.max_minutes is None or calib is None:
             return
-        step0, t0 = calib
+        step0, t0, estimate = calib
+        now = time.perf_counter()
         if self.step - step0 < CALIBRATION_STEPS:
             return
-        per_step = (time.perf_counter() - t0) / (self.step - step0)
-        remaining = self.s.max_minutes * 60 - (self.elapsed + time.perf_counter() - started)
+        recent = (now - t0) / (self.step - step0)
+        per_step = recent if estimate <= 0 else 0.5 * estimate + 0.5 * recent
+        calib[:] = [self.step, now, per_step]
+        remaining = self.s.max_minutes * 60 - (self.elapsed + now - started)
         fit = self.step + int(max(remaining, 0) / per_step)
         self.schedule.total = max(self.step + 1, min(self.total_steps, fit), self.schedule.warmup + 1)
 
@@ -181,7 +188,7 @@ class Trainer:
         s, model = self.s, self.model
         started = time.perf_counter()
         elapsed0 = self.elapsed
-        calib: tuple[int, float] | None = None
+        calib: list[float] | None = None
         previous_handler = self._install_sigint()
         bar = tqdm(total=self.schedule.total, initial=self.step, desc="training", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
@@ -206,13 +213,14 @@ class Trainer:
                     if self.batch_in_epoch % s.log_every == 0:
                         self._log(loss, correct, masked, bar)
                         self._plan(started, calib)
+                        bar.total = self.schedule.total
                     if accumulated == s.grad_accum or self.batch_in_epoch == self.batches_per_epoch:
                         self._optimizer_step()
                         accumulated = 0
                         self.elapsed = elapsed0 + time.perf_counter() - started
                         bar.update(1)
                         if calib is None and self.step >= 2:  # skip the first, slower steps
-                            calib = (self.step, time.perf_counter())
+                            calib = [self.step, time.perf_counter(), 0.0]
                         self.after_step()
                         stop_reason = self._stop_reason()
                         if s.eval_every and self.step % s.eval_every == 0 and stop_reason is None:
