@@ -91,8 +91,10 @@ def docstrings() -> str:
 @functools.cache
 def english_text(min_chars: int = 200_000) -> str:
     """Python's documentation topics (sorted by name) plus docstrings, cut to a size."""
-    from pydoc_data.topics import topics
-
+    try:
+        from pydoc_data.topics import topics
+    except ImportError:  # some distributions split it off; the docstrings alone are ~300 KB
+        topics = {}
     text = "\n".join(topics[k] for k in sorted(topics)) + "\n" + docstrings()
     return text[:min_chars]
 

@@ -574,6 +574,7 @@ def read_merges(path: Path, vocab: list[str]) -> list[tuple[int, int]]:
         raise ValueError(f"{path}: invalid UTF-8 at byte offset {e.start}") from None
     merges = []
     for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")  # tolerate CRLF files (no token holds a "\r")
         if (lineno == 1 and line.startswith("#version")) or line == "":
             continue
         parts = line.split(" ")
