@@ -206,3 +206,11 @@ def test_single_file_path_forms(rust, texts, tmp_path):
     for corpus in (path, str(path), [path], [str(path)], tmp_path):
         got = rust.train(corpus, 500)
         assert got.merges == want.merges, corpus
+
+
+def test_load_accepts_crlf_merges(impl, texts, tmp_path):
+    tok = impl.train(texts[:100], 300)
+    tok.save(tmp_path)
+    merges = tmp_path / "merges.txt"
+    merges.write_bytes(merges.read_bytes().replace(b"\n", b"\r\n"))
+    assert impl.load(tmp_path).merges == tok.merges
