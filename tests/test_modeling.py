@@ -316,3 +316,68 @@ def test_bad_inputs_raise_clear_errors():
     for kwargs, exc, match in cases:
         with pytest.raises(exc, match=match):
             model(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# training-mode details: CPU dropout, pruned last layer
+
+
+def test_cpu_dropout_law_and_backward():
+    from bertmlm.modeling import dropout
+
+    torch.manual_seed(0)
+    x = torch.randn(400, 500, requires_grad=True)
+    y = dropout(x, 0.1, True)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.9) < 0.005
+    assert_close(y[kept], x[kept] / 0.9, 1e-4, "kept values scaled by 1/(1-p)")
+    y.backward(torch.ones_like(y))
+    assert torch.equal(x.grad != 0, kept)  # same mask in backward
+    # reproducible under the torch seed, fresh draws otherwise, identity when off
+    torch.manual_seed(1)
+    a = dropout(x, 0.3, True)
+    torch.manual_seed(1)
+    assert torch.equal(a, dropout(x, 0.3, True))
+    assert not torch.equal(a, dropout(x, 0.3, True))
+    assert dropout(x, 0.3, False) is x and dropout(x, 0.0, True) is x
+
+
+def test_training_with_dropout_is_seeded_and_learns_something():
+    cfg = BertConfig(**CONFIGS["h64x4_tanh_gelu"])
+    torch.manual_seed(0)
+    model = BertForMaskedLM(cfg).train()
+    ids, mask, types, labels = make_batch(cfg)
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        losses.append(model(ids, attention_mask=mask, token_type_ids=types, labels=labels).loss)
+    assert torch.equal(losses[0], losses[1]) and torch.isfinite(losses[0])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(8):
+        loss = model(ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    assert model(ids, attention_mask=mask, labels=labels).loss.item() < losses[0].item() - 0.5
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+
+
+def test_pruned_last_layer_equals_full_rows():
+    cfg = BertConfig(**CONFIGS["h96x3"])
+    torch.manual_seed(0)
+    model = BertForMaskedLM(cfg).eval()
+    ids, mask, types, labels = make_batch(cfg)
+    selected = labels != -100
+    with torch.no_grad():
+        pruned = model(ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True)
+        unpruned = model(ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True,
+                         output_hidden_states=True)
+        rows = model.bert(ids, mask, types, output_positions=selected).last_hidden_state
+        full = model.bert(ids, mask, types).last_hidden_state
+    assert_close(pruned.logits, unpruned.logits, 1e-5, "pruned vs unpruned logits")
+    assert abs(pruned.loss.item() - unpruned.loss.item()) <= 1e-6
+    assert_close(rows, full[selected], 1e-5, "pruned rows")
+    with pytest.raises(ValueError, match="output_positions"):
+        BertModel(cfg)(ids, output_positions=selected)  # has a pooler
+    with pytest.raises(TypeError, match="bool"):
+        model.bert(ids, output_positions=selected.long())

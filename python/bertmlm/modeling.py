@@ -155,6 +155,8 @@ class BertSelfAttention(nn.Module):
         k = self.transpose_for_scores(self.key(hidden_states))
         v = self.transpose_for_scores(self.value(hidden_states))
         p = self.dropout.p if self.training else 0.0
+        if attention_mask is not None and attention_mask.dtype != q.dtype:  # under autocast
+            attention_mask = attention_mask.to(q.dtype).clamp_(min=torch.finfo(q.dtype).min)
         probs = None
         # SDPA falls back to its own math kernel for dropout on the CPU; ours is the same math with
         # the cheaper CPU dropout, and also serves attention weights and head_mask
@@ -420,6 +422,10 @@ class BertModel(BertPreTrainedModel):
                 raise ValueError("output_positions cannot be combined with a pooler or output_hidden_states")
             if output_positions.dtype != torch.bool:
                 raise TypeError(f"output_positions must be a bool tensor, got {output_positions.dtype}")
+            shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+            if output_positions.shape != shape:
+                raise ValueError(f"output_positions has shape {tuple(output_positions.shape)} but the input "
+                                 f"is (batch, seq_len) = {tuple(shape)}")
         B, L, device = _check_inputs(self.config, input_ids, inputs_embeds, attention_mask,
                                      token_type_ids, position_ids)
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
