@@ -3,6 +3,7 @@ the flat batch form matches the nested one with the documented dtypes, versions 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from importlib.metadata import version
@@ -111,3 +112,28 @@ def test_errors_map_to_python_exceptions(tok, tmp_path):
         Tokenizer.train(bad, 100, show_progress=False)
     with pytest.raises(TypeError, match="item 1 is int"):
         _fastbpe.Tokenizer.train_iterator(iter(["ok", 3]), 100)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork with threads
+def test_encode_batch_in_forked_child(tok):
+    # A DataLoader worker is a fork of a process whose rayon pool already ran: the child
+    # has the pool's state but not its threads. It must not hang.
+    expected = tok.encode_batch(TEXTS)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 1
+        try:
+            code = 0 if tok.encode_batch(TEXTS) == expected else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("encode_batch hung in a forked child")

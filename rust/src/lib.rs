@@ -12,6 +12,7 @@ pub mod merge;
 pub mod normalize;
 pub mod pretokenize;
 pub mod stats;
+pub mod threads;
 pub mod train;
 pub mod vocab;
 pub mod word;

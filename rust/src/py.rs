@@ -23,6 +23,7 @@ use crate::corpus::WordCounts;
 use crate::encode::Tokenizer;
 use crate::error::Error;
 use crate::io;
+use crate::threads::run_parallel;
 use crate::train::{train, Stage, TrainConfig};
 use crate::vocab::Model;
 
@@ -68,9 +69,10 @@ fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     })
 }
 
-/// Releases the GIL around `f` and guards it.
+/// Releases the GIL around `f`, guards it, and runs it on a rayon pool that is alive in
+/// this process (see `threads.rs`: forked DataLoader workers).
 fn heavy<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
-    guard(|| py.detach(|| guard(f)))
+    guard(|| py.detach(|| guard(|| run_parallel(f))))
 }
 
 /// A trained BPE tokenizer (the native half of `fastbpe.Tokenizer`).
