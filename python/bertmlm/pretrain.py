@@ -47,11 +47,11 @@ class PretrainConfig:
     vocab_size: int | None = None  # default: sized for the corpus (see default_vocab_size)
     model: str = "tiny"  # preset name or a config.json path
     max_length: int = 128  # tokens per sequence, [CLS] and [SEP] included
-    batch_size: int = 32
+    batch_size: int = 16  # small batches: more updates per second on a CPU
     epochs: int = 3
     max_steps: int | None = None
     max_minutes: float | None = None  # default: 12 with the built-in corpus, else no limit
-    lr: float = 1e-3  # peak learning rate
+    lr: float = 2e-3  # peak learning rate (tuned for the tiny preset; lower it for base)
     warmup_steps: int | None = None  # default: min(100, 10% of the steps)
     log_every: int = 50  # batches between log lines
     resume: bool = False
@@ -88,15 +88,15 @@ def build_parser(suppress: bool = False) -> argparse.ArgumentParser:
     add("--out", metavar="DIR", help="run directory (default: a new folder under ./runs/)")
     add("--tokenizer", metavar="DIR", help="use this saved tokenizer instead of training one")
     add("--vocab-size", type=int, metavar="N", help="vocabulary size when training a tokenizer "
-        "(default: sized for the corpus, 8192 for the built-in one)")
+        "(default: sized for the corpus, 4096 for the built-in one)")
     add("--model", metavar="tiny|small|base|CONFIG.json", help="model size (default tiny)")
     add("--max-length", type=int, metavar="N", help="tokens per sequence (default 128)")
-    add("--batch-size", type=int, metavar="N", help="sequences per batch (default 32)")
+    add("--batch-size", type=int, metavar="N", help="sequences per batch (default 16)")
     add("--epochs", type=int, metavar="N", help="passes over the training data (default 3)")
     add("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
     add("--max-minutes", type=float, metavar="M",
         help=f"stop after M minutes of training (default {DEFAULT_MAX_MINUTES:g} with the built-in corpus)")
-    add("--lr", type=float, metavar="X", help="peak learning rate (default 1e-3)")
+    add("--lr", type=float, metavar="X", help="peak learning rate (default 2e-3; use ~1e-4 for base)")
     add("--warmup-steps", type=int, metavar="N", help="linear warmup steps (default min(100, 10%%))")
     add("--log-every", type=int, metavar="N", help="batches between log lines (default 50)")
     add("--resume", action="store_true", default=argparse.SUPPRESS if suppress else False,
@@ -294,8 +294,11 @@ def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:  
 
 
 def default_vocab_size(corpus_bytes: int) -> int:
-    """A power of two near corpus_bytes / 350, within [1024, 32768] (8192 for ~3 MB)."""
-    target = max(corpus_bytes / 350, 1)
+    """A power of two near corpus_bytes / 700, within [1024, 32768] (4096 for ~3 MB).
+
+    Small on purpose: on a few MB a small vocabulary gives every token many training examples,
+    and a short CPU run learns context sooner."""
+    target = max(corpus_bytes / 700, 1)
     return int(min(32768, max(1024, 2 ** round(math.log2(target)))))
 
 
