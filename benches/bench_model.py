@@ -23,7 +23,6 @@ import statistics
 import time
 
 import torch
-
 from bertmlm import BertConfig, BertForMaskedLM
 
 # name -> (config fields, seq_len, batch)

@@ -5,9 +5,8 @@ import os
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
 from bertmlm import BertConfig, BertForMaskedLM, BertModel
+from safetensors.torch import load_file, save_file
 
 SMALL = dict(vocab_size=97, hidden_size=96, num_hidden_layers=2, num_attention_heads=3,
              intermediate_size=160, max_position_embeddings=40, type_vocab_size=3)

@@ -23,23 +23,23 @@ from .modeling import (
 )
 
 __all__ = [
-    "BertConfig",
     "BertAttention",
+    "BertConfig",
     "BertEmbeddings",
     "BertEncoder",
     "BertForMaskedLM",
     "BertIntermediate",
-    "BertLayer",
     "BertLMPredictionHead",
+    "BertLayer",
     "BertModel",
     "BertModelOutput",
     "BertOnlyMLMHead",
     "BertOutput",
     "BertPooler",
-    "BertPredictionHeadTransform",
     "BertPreTrainedModel",
+    "BertPredictionHeadTransform",
     "BertSelfAttention",
     "BertSelfOutput",
-    "MaskedLMOutput",
     "MLMCollator",
+    "MaskedLMOutput",
 ]

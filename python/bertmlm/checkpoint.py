@@ -185,5 +185,5 @@ def _match_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
         base = ("embeddings.", "encoder.", "pooler.")
         return {("bert." + k if k.startswith(base) else k): v for k, v in state.items()}
     if not prefix and has_prefix:
-        return {(k[len("bert."):] if k.startswith("bert.") else k): v for k, v in state.items()}
+        return {(k.removeprefix("bert.")): v for k, v in state.items()}
     return dict(state)

@@ -75,7 +75,7 @@ class BertConfig:
     # presets
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "BertConfig":
+    def preset(cls, name: str, **overrides: Any) -> BertConfig:
         """A named size ("tiny", "small", "base") with any field overridden, e.g. vocab_size=8000."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
@@ -92,7 +92,7 @@ class BertConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BertConfig":
+    def from_dict(cls, d: dict[str, Any]) -> BertConfig:
         """Build from a dict such as transformers' config.json; unknown keys are ignored."""
         model_type = d.get("model_type", "bert")
         if model_type != "bert":
@@ -120,7 +120,7 @@ class BertConfig:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "BertConfig":
+    def load(cls, path: str | os.PathLike) -> BertConfig:
         """Read a config.json file, or `path/config.json` when `path` is a directory."""
         path = Path(path)
         if path.is_dir():

@@ -422,12 +422,8 @@ class BertModel(BertPreTrainedModel):
                 raise ValueError("output_positions cannot be combined with a pooler or output_hidden_states")
             if output_positions.dtype != torch.bool:
                 raise TypeError(f"output_positions must be a bool tensor, got {output_positions.dtype}")
-            shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
-            if output_positions.shape != shape:
-                raise ValueError(f"output_positions has shape {tuple(output_positions.shape)} but the input "
-                                 f"is (batch, seq_len) = {tuple(shape)}")
-        B, L, device = _check_inputs(self.config, input_ids, inputs_embeds, attention_mask,
-                                     token_type_ids, position_ids)
+        _, device = _check_inputs(self.config, input_ids, inputs_embeds, attention_mask,
+                              token_type_ids, position_ids, output_positions)
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         dtype = embedding_output.dtype
         # additive mask, built once for all layers; None when nothing is padded (no mask at all)
@@ -528,7 +524,9 @@ def _mlm_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 # input validation: clear errors instead of silent out-of-range gathers or CUDA device asserts
 
 
-def _check_inputs(config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids):
+def _check_inputs(config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids,
+                  output_positions=None):
+    """Raises on inconsistent inputs; returns ((batch, seq_len), device)."""
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("pass exactly one of input_ids or inputs_embeds")
     if input_ids is not None:
@@ -543,20 +541,20 @@ def _check_inputs(config, input_ids, inputs_embeds, attention_mask, token_type_i
                              f"got shape {tuple(inputs_embeds.shape)}")
         shape, device = tuple(inputs_embeds.shape[:2]), inputs_embeds.device
     B, L = shape
-    if L == 0:
-        raise ValueError("empty sequence (seq_len 0): every sequence needs at least one token")
+    if B == 0 or L == 0:
+        raise ValueError(f"empty input of shape (batch, seq_len) = {shape}: need at least one token")
     if L > config.max_position_embeddings:
         raise ValueError(f"sequence length {L} exceeds max_position_embeddings={config.max_position_embeddings}; "
                          f"truncate the input to at most {config.max_position_embeddings} tokens")
     for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids),
-                    ("position_ids", position_ids)):
+                    ("position_ids", position_ids), ("output_positions", output_positions)):
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"{name} has shape {tuple(t.shape)} but the input is (batch, seq_len) = {shape}")
     if token_type_ids is not None:
         _check_ids("token_type_ids", token_type_ids, config.type_vocab_size, "type_vocab_size")
     if position_ids is not None:
         _check_ids("position_ids", position_ids, config.max_position_embeddings, "max_position_embeddings")
-    return B, L, device
+    return shape, device
 
 
 def _check_ids(name, ids, limit, limit_name):
