@@ -9,6 +9,7 @@ pub mod error;
 pub mod io;
 pub mod json;
 pub mod merge;
+mod merge_loop;
 pub mod normalize;
 pub mod pretokenize;
 pub mod stats;

@@ -3,7 +3,8 @@
 //! Why it is built this way (performance notes):
 //! - The corpus is reduced to a word-frequency table first (`corpus.rs`), so the merge loop
 //!   works on unique words (a few hundred thousand for 100 MB of English), never on the text.
-//! - Initial pair counts and the pair -> words index are built in parallel (`stats.rs`).
+//! - The merge loop itself lives in `merge_loop.rs` (flat word arena, per-merge delta
+//!   aggregation, prefetching); its initial pair counts and index are built in parallel.
 //! - The loop keeps a max-heap of (count, pair) jobs with *lazy* refresh: a merge only changes
 //!   the counts of pairs next to it, so instead of re-sorting, a popped job whose count is out
 //!   of date is pushed back with its current count. A pair whose count grows gets a fresh job
@@ -17,17 +18,14 @@
 //! - Ties: equal counts pick the smallest (left id, right id). Counts are exact sums, so the
 //!   result does not depend on the thread count or on hash-map order.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::corpus::WordCounts;
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
-use crate::stats::index_pairs;
-use crate::vocab::{Model, Pair, DEFAULT_SPECIALS};
+use crate::merge_loop::learn_merges;
+use crate::vocab::{Model, DEFAULT_SPECIALS};
 use crate::word::Word;
 
 /// Which part of training a progress report is about.
@@ -71,28 +69,6 @@ impl Default for TrainConfig {
     }
 }
 
-/// A heap job: a pair and the count it had when pushed.
-#[derive(PartialEq, Eq)]
-struct Job {
-    count: u64,
-    pair: Pair,
-}
-
-impl Ord for Job {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // max count first; on equal counts the smaller pair is "greater" (popped first)
-        self.count
-            .cmp(&other.count)
-            .then_with(|| other.pair.cmp(&self.pair))
-    }
-}
-
-impl PartialOrd for Job {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 /// Trains a tokenizer on a word table; `initial` is extended instead of starting afresh.
 pub fn train(
     counts: &WordCounts,
@@ -120,8 +96,8 @@ pub fn train(
             minimum: model.len(),
         });
     }
-    let (mut words, wcounts) = initial_words(&model, counts);
-    learn_merges(&mut model, &mut words, &wcounts, cfg, progress)?;
+    let (words, wcounts) = initial_words(&model, counts);
+    learn_merges(&mut model, &words, &wcounts, cfg, progress)?;
     Ok(model)
 }
 
@@ -185,86 +161,6 @@ fn initial_words(model: &Model, counts: &WordCounts) -> (Vec<Word>, Vec<u64>) {
         })
         .collect();
     pieces.into_iter().map(|(s, c)| (Word::new(s), c)).unzip()
-}
-
-/// The merge loop: heap with lazy refresh over incrementally updated pair counts.
-fn learn_merges(
-    model: &mut Model,
-    words: &mut [Word],
-    wcounts: &[u64],
-    cfg: &TrainConfig,
-    progress: Progress,
-) -> Result<()> {
-    let (pair_counts, mut where_) = index_pairs(words, wcounts);
-    let mut pair_counts: FxHashMap<Pair, i64> = pair_counts
-        .into_iter()
-        .map(|(p, c)| (p, c as i64))
-        .collect();
-    let mut heap: BinaryHeap<Job> = pair_counts
-        .iter()
-        .map(|(&pair, &c)| Job {
-            count: c as u64,
-            pair,
-        })
-        .collect();
-    let total = (cfg.vocab_size - model.len()) as u64;
-    let step = (total / 100).max(1);
-    let mut done = 0u64;
-    let mut deltas: Vec<(Pair, i32)> = Vec::new();
-    let mut grown: Vec<Pair> = Vec::new();
-    report(progress, Stage::Merge, 0, total)?;
-    while model.len() < cfg.vocab_size {
-        let Some(job) = heap.pop() else { break };
-        let current = pair_counts.get(&job.pair).copied().unwrap_or(0).max(0) as u64;
-        if current != job.count {
-            // Out of date. A lower count is re-queued; a higher one already has its own job.
-            if current > 0 && current < job.count {
-                heap.push(Job {
-                    count: current,
-                    pair: job.pair,
-                });
-            }
-            continue;
-        }
-        if current < cfg.min_frequency || current == 0 {
-            break;
-        }
-        let (a, b) = job.pair;
-        let new = model.add_merge(job.pair);
-        let mut at = where_.remove(&job.pair).unwrap_or_default();
-        at.sort_unstable();
-        at.dedup();
-        for &i in &at {
-            deltas.clear();
-            words[i as usize].merge(a, b, new, &mut deltas);
-            let c = wcounts[i as usize] as i64;
-            for &(p, d) in &deltas {
-                *pair_counts.entry(p).or_insert(0) += d as i64 * c;
-                if d > 0 {
-                    where_.entry(p).or_default().push(i);
-                    grown.push(p);
-                }
-            }
-        }
-        pair_counts.remove(&job.pair);
-        grown.sort_unstable();
-        grown.dedup();
-        for p in grown.drain(..) {
-            let c = pair_counts.get(&p).copied().unwrap_or(0);
-            if c > 0 {
-                heap.push(Job {
-                    count: c as u64,
-                    pair: p,
-                });
-            }
-        }
-        done += 1;
-        if done % step == 0 {
-            report(progress, Stage::Merge, done, total)?;
-        }
-    }
-    report(progress, Stage::Merge, total, total)?;
-    Ok(())
 }
 
 #[cfg(test)]
