@@ -237,7 +237,8 @@ def test_fastbpe_json_invalid_json(impl, saved):
     rewrite(saved / "fastbpe.json", lambda s: s.replace('"nfc",', '"nfc"'))
     with pytest.raises(ValueError) as info:
         impl.load(saved)
-    assert "fastbpe.json" in str(info.value)
+    # the missing comma ends line 3; the parser notices at the next key, on line 4
+    assert names_line(str(info.value), "fastbpe.json", 4), str(info.value)
 
 
 def test_byte_fallback_mismatch(impl, saved):
