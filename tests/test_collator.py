@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from bertmlm.collator import IGNORE_INDEX, MLMCollator, stack_examples
 
 V = 1000

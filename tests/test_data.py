@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from bertmlm.corpus import CorpusError, clean_docstring, iter_documents, resolve_corpus
 from bertmlm.data import MLMDataset, is_held_out, prepare_shards, shard_key, token_counts
 
@@ -164,3 +163,14 @@ def test_line_by_line_trims_and_pads(tmp_path):
     assert ds.num_real_tokens() == 4 + 8
     with pytest.raises(IndexError):
         ds[2]
+
+
+def test_split_pickles_by_file_name(tmp_path):
+    import pickle
+
+    shards = prepare_shards(docs(), CharTokenizer(), tmp_path / "s", val_fraction=0.0, progress=False)
+    ds = MLMDataset(shards.train, 16, cls_id=CLS, sep_id=SEP, pad_id=PAD)
+    blob = pickle.dumps(ds)
+    assert len(blob) < 2000 < shards.train.num_tokens * 2, "the tokens were pickled"
+    copy = pickle.loads(blob)
+    assert torch.equal(copy[3]["input_ids"], ds[3]["input_ids"])

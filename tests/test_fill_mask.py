@@ -5,10 +5,9 @@ import math
 import random
 
 import pytest
-
 from bertmlm import fill_mask, pretrain
 
-NOUNS = "cat dog bird fish horse cow sheep goat".split()
+NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat"]
 
 
 @pytest.fixture(scope="module")

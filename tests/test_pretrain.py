@@ -6,13 +6,12 @@ import math
 import random
 
 import pytest
-
 from bertmlm import pretrain
 from bertmlm.trainer import LOG_FORMAT, Trainer
 
-NOUNS = "cat dog bird fish horse cow sheep goat mouse fox wolf bear lion tiger owl frog".split()
-VERBS = "sees likes chases finds follows hears meets helps".split()
-ADJS = "red big small old young green quick slow happy sad".split()
+NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat", "mouse", "fox", "wolf", "bear", "lion", "tiger", "owl", "frog"]
+VERBS = ["sees", "likes", "chases", "finds", "follows", "hears", "meets", "helps"]
+ADJS = ["red", "big", "small", "old", "young", "green", "quick", "slow", "happy", "sad"]
 
 
 def write_corpus(path, docs=240, seed=0):
@@ -136,6 +135,7 @@ def test_empty_corpus(tmp_path):
 def test_corpus_smaller_than_one_batch(tmp_path):
     small = write_corpus(tmp_path / "small.txt", docs=3)
     expect_error(args(small, tmp_path / "run"), "fewer than one batch of 8")
+    assert not (tmp_path / "run").exists(), "a failed fresh run left its directory behind"
 
 
 def test_tokenizer_model_vocab_mismatch(tmp_path, corpus):

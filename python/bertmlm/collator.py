@@ -87,7 +87,7 @@ class MLMCollator:
         self.generator = torch.Generator().manual_seed(seed)
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> "MLMCollator":
+    def from_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> MLMCollator:
         """Build from a fastbpe tokenizer: special ids, [MASK]/[PAD] ids and word-boundary tables."""
         vocab = tokenizer.get_vocab()
         specials = list(getattr(tokenizer, "special_tokens", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))

@@ -98,7 +98,7 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def _is_jsonl(path: Path) -> bool:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    name = path.name.removesuffix(".gz")
     return name.endswith(".jsonl")
 
 

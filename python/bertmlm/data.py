@@ -68,10 +68,26 @@ def shard_key(corpus_fingerprint: str, tokenizer: Any, *, unit: str, val_fractio
 
 @dataclass
 class Split:
-    """One split: its flat token stream (memmap) and document start offsets (len docs + 1)."""
+    """One split: its flat token stream (memmap) and document start offsets (len docs + 1).
+
+    Pickling (DataLoader workers) sends the file name, not the tokens; the copy maps the file again.
+    """
 
     tokens: np.ndarray
     offsets: np.ndarray
+    path: Path | None = None  # the .tokens file behind `tokens` (None: in memory)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.path is not None:
+            state["tokens"] = (str(self.tokens.dtype), len(self.tokens))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.get("path") is not None:
+            dtype, n = state["tokens"]
+            state["tokens"] = np.memmap(state["path"], dtype=dtype, mode="r", shape=(n,))
+        self.__dict__.update(state)
 
     @property
     def num_documents(self) -> int:
@@ -172,10 +188,10 @@ def load_shards(directory: str | os.PathLike) -> Shards:
         offsets = np.load(directory / f"{name}.offsets.npy")
         path = directory / f"{name}.tokens"
         if offsets[-1] == 0:
-            tokens = np.zeros(0, dtype=dtype)  # np.memmap cannot map an empty file
+            splits[name] = Split(np.zeros(0, dtype=dtype), offsets)  # np.memmap cannot map an empty file
         else:
             tokens = np.memmap(path, dtype=dtype, mode="r", shape=(int(offsets[-1]),))
-        splits[name] = Split(tokens, offsets)
+            splits[name] = Split(tokens, offsets, path)
     return Shards(directory, splits["train"], splits["val"], meta)
 
 

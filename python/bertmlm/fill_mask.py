@@ -11,7 +11,6 @@ carry their leading space (`▁word`): "The [MASK] is red." asks for a token lik
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ class FillMask:
 
     def __init__(self, path: str | Path, device: str = "cpu") -> None:
         import torch  # noqa: F401
-
         from fastbpe import Tokenizer
 
         from .modeling import BertForMaskedLM

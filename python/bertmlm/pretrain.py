@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ RESUME_MUST_MATCH = ("corpus", "tokenizer", "vocab_size", "model", "max_length",
                      "grad_accum", "lr", "warmup_steps", "weight_decay", "mlm_probability",
                      "whole_word", "seed", "line_by_line", "val_fraction")
 DEFAULT_MAX_MINUTES = 12.0  # for the built-in corpus only
+DEFAULT_BUILTIN_EPOCHS = 10  # for the built-in corpus only: the time budget usually ends it first
 
 
 class PretrainError(Exception):
@@ -92,7 +94,8 @@ def build_parser(suppress: bool = False) -> argparse.ArgumentParser:
     add("--model", metavar="tiny|small|base|CONFIG.json", help="model size (default tiny)")
     add("--max-length", type=int, metavar="N", help="tokens per sequence (default 128)")
     add("--batch-size", type=int, metavar="N", help="sequences per batch (default 16)")
-    add("--epochs", type=int, metavar="N", help="passes over the training data (default 3)")
+    add("--epochs", type=int, metavar="N",
+        help=f"passes over the training data (default 3; {DEFAULT_BUILTIN_EPOCHS} with the built-in corpus)")
     add("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
     add("--max-minutes", type=float, metavar="M",
         help=f"stop after M minutes of training (default {DEFAULT_MAX_MINUTES:g} with the built-in corpus)")
@@ -140,19 +143,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"error: {e}") from None
 
 
+def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:
+    """The pipeline; a fresh run directory that this call created is removed again when the input
+    turns out to be bad (so the same --out works after the fix)."""
+    from .corpus import CorpusError
+
+    if cfg.out is None and not cfg.resume:
+        cfg.out = str(new_run_dir())
+    planned = Path(cfg.out).expanduser() if cfg.out else None
+    fresh = planned is not None and not cfg.resume and not planned.exists()
+    try:
+        return _run(cfg, given)
+    except (PretrainError, CorpusError):
+        if fresh and planned is not None and planned.is_dir() and not (planned / "checkpoints").exists():
+            shutil.rmtree(planned, ignore_errors=True)
+        raise
+
+
 # ------------------------------------------------------------------------------------------------
 # the pipeline
 
 
-def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:  # noqa: C901
+def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
     import torch
 
     from . import data as data_mod
     from .collator import MLMCollator
-    from .config import BertConfig
     from .corpus import corpus_fingerprint, default_corpus, iter_documents, resolve_corpus
     from .modeling import BertForMaskedLM
-    from .train_checkpoint import latest_checkpoint, read_state
     from .trainer import Trainer, TrainSettings
 
     t_start = time.perf_counter()
@@ -166,10 +184,12 @@ def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:  
     # corpus
     builtin = not cfg.corpus
     if builtin:
-        say("Building the built-in corpus (first run only) ..." if not cfg.resume else "")
         files = [default_corpus()]
+        say(f"Built-in corpus: {files[0]}")
         if cfg.max_minutes is None and "max_minutes" not in given:
             cfg.max_minutes = DEFAULT_MAX_MINUTES
+        if "epochs" not in given and not cfg.resume:
+            cfg.epochs = DEFAULT_BUILTIN_EPOCHS
     else:
         files = resolve_corpus(cfg.corpus)
     unit = "line" if cfg.line_by_line else "paragraph"
@@ -302,18 +322,21 @@ def default_vocab_size(corpus_bytes: int) -> int:
     return int(min(32768, max(1024, 2 ** round(math.log2(target)))))
 
 
+def new_run_dir() -> Path:
+    """A new folder name under ./runs/: the start time, with a suffix if that exists."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out, n = Path("runs") / stamp, 1
+    while out.exists():
+        n += 1
+        out = Path("runs") / f"{stamp}-{n}"
+    return out
+
+
 def resolve_out_dir(cfg: PretrainConfig) -> Path:
     """Create (or, with --resume, find) the run directory and check it is writable."""
     if cfg.out is None:
-        if cfg.resume:
-            raise PretrainError("--resume needs --out DIR (the run directory to continue)")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out, n = Path("runs") / stamp, 1
-        while out.exists():
-            n += 1
-            out = Path("runs") / f"{stamp}-{n}"
-    else:
-        out = Path(cfg.out).expanduser()
+        raise PretrainError("--resume needs --out DIR (the run directory to continue)")
+    out = Path(cfg.out).expanduser()
     if cfg.resume:
         if not (out / "run_config.json").is_file():
             raise PretrainError(f"nothing to resume: {out} holds no run (no run_config.json)")

@@ -6,7 +6,8 @@ learning-rate schedule is planned to end with it: after a few steps the trainer 
 per step and shortens the planned number of steps to what fits (re-planned at every log line, so
 a machine that slows down still ends near a decayed learning rate).
 
-Every `log_every` batches it prints the specification's line with `tqdm.write`, above a progress bar:
+Every `log_every` batches (and after the very first batch, whose loss should be close to
+ln(vocab size) for a freshly initialised model) it prints the specification's line with `tqdm.write`, above a progress bar:
 
     Epoch 3/3, Batch 750/1191, Loss: 10.8566, Avg Loss: 14.3355, Batch Acc: 0.0702, Avg Acc: 0.0670, LR: 6.35e-06
 
@@ -29,9 +30,10 @@ import contextlib
 import math
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -165,7 +167,7 @@ class Trainer:
     def after_step(self) -> None:
         """Called after every optimizer step (a hook for tests and subclasses)."""
 
-    def _plan(self, started: float, calib: list[float] | None) -> None:
+    def _plan(self, calib: list[float] | None) -> None:
         """With a time budget, fit the schedule to the steps that the remaining time allows.
 
         Seconds per step are measured over the steps since the previous plan and smoothed, so a
@@ -180,7 +182,7 @@ class Trainer:
         recent = (now - t0) / (self.step - step0)
         per_step = recent if estimate <= 0 else 0.5 * estimate + 0.5 * recent
         calib[:] = [self.step, now, per_step]
-        remaining = self.s.max_minutes * 60 - (self.elapsed + now - started)
+        remaining = self.s.max_minutes * 60 - self.elapsed  # elapsed: updated at the last step
         fit = self.step + int(max(remaining, 0) / per_step)
         self.schedule.total = max(self.step + 1, min(self.total_steps, fit), self.schedule.warmup + 1)
 
@@ -210,9 +212,9 @@ class Trainer:
                         acc["batches"] += 1
                         acc["correct"] += correct
                         acc["masked"] += masked
-                    if self.batch_in_epoch % s.log_every == 0:
+                    if self.batch_in_epoch % s.log_every == 0 or (self.step == 0 and accumulated == 1):
                         self._log(loss, correct, masked, bar)
-                        self._plan(started, calib)
+                        self._plan(calib)
                         bar.total = self.schedule.total
                     if accumulated == s.grad_accum or self.batch_in_epoch == self.batches_per_epoch:
                         self._optimizer_step()
