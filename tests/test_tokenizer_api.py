@@ -214,3 +214,17 @@ def test_load_accepts_crlf_merges(impl, texts, tmp_path):
     merges = tmp_path / "merges.txt"
     merges.write_bytes(merges.read_bytes().replace(b"\n", b"\r\n"))
     assert impl.load(tmp_path).merges == tok.merges
+
+
+def test_batch_special_tokens_flag(tok):
+    batch = ["The [MASK] is red.", "[CLS] x [SEP]", ""]
+    assert tok.encode_batch(batch, special_tokens=False) == [
+        tok.encode(t, special_tokens=False) for t in batch]
+    ids, offsets = tok.encode_batch_flat(batch, special_tokens=False)
+    assert 4 not in ids.tolist() and offsets[-1] == len(ids)
+
+
+def test_lone_surrogates_become_replacement_character(tok):
+    # str may hold lone surrogates (not UTF-8): the wrapper replaces them with U+FFFD
+    assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb"
+    assert tok.encode_batch(["\udfff"]) == [tok.encode("\ufffd")]
