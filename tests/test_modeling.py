@@ -380,3 +380,26 @@ def test_pruned_last_layer_equals_full_rows():
         BertModel(cfg)(ids, output_positions=selected)  # has a pooler
     with pytest.raises(TypeError, match="bool"):
         model.bert(ids, output_positions=selected.long())
+
+
+def test_replaced_projection_modules_take_the_plain_path():
+    class Recording(torch.nn.Linear):
+        calls = 0
+
+        def forward(self, x):
+            Recording.calls += 1
+            return super().forward(x)
+
+    cfg = BertConfig(**CONFIGS["h96x3"])
+    torch.manual_seed(0)
+    model = BertForMaskedLM(cfg).eval()
+    ids, mask, _, _ = make_batch(cfg)
+    with torch.no_grad():
+        fused = model(ids, attention_mask=mask).logits
+        attn = model.bert.encoder.layer[0].attention.self
+        replaced = Recording(cfg.hidden_size, cfg.hidden_size)
+        replaced.load_state_dict(attn.query.state_dict())
+        attn.query = replaced
+        plain = model(ids, attention_mask=mask).logits
+    assert Recording.calls == 1
+    assert_close(plain, fused, 1e-5, "plain vs fused QKV")

@@ -151,9 +151,17 @@ class BertSelfAttention(nn.Module):
     def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
         # attention_mask: additive, (B, 1, 1, L) with 0 = attend and a huge negative = padding, or None
         # head_mask: (1, H, 1, 1) multiplier on the probabilities, or None
-        q = self.transpose_for_scores(self.query(hidden_states))  # (B, H, L, D)
-        k = self.transpose_for_scores(self.key(hidden_states))
-        v = self.transpose_for_scores(self.value(hidden_states))
+        projections = (self.query, self.key, self.value)
+        if all(type(m) is nn.Linear for m in projections):
+            # one GEMM for Q, K and V, weights concatenated on the fly (the state-dict keys stay
+            # query/key/value): fewer, larger kernels, 1.02-1.19x per training step on a busy
+            # 2-core CPU. Replaced modules (adapters, quantised layers) take the plain path.
+            weight = torch.cat([m.weight for m in projections])  # (3 * all_head_size, hidden)
+            bias = torch.cat([m.bias for m in projections])
+            qkv = F.linear(hidden_states, weight, bias).split(self.all_head_size, dim=-1)  # 3 x (B, L, H*D)
+        else:
+            qkv = [m(hidden_states) for m in projections]
+        q, k, v = (self.transpose_for_scores(x) for x in qkv)  # each (B, H, L, D)
         p = self.dropout.p if self.training else 0.0
         if attention_mask is not None and attention_mask.dtype != q.dtype:  # under autocast
             attention_mask = attention_mask.to(q.dtype).clamp_(min=torch.finfo(q.dtype).min)
