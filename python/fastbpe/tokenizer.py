@@ -396,6 +396,12 @@ def _resolve_corpus(x: Any) -> tuple[list[str] | None, Iterable[str] | None]:
             return [str(i) for i in x], None
         if any(isinstance(i, os.PathLike) for i in x):
             raise TypeError("files_or_texts mixes paths and other items; pass only paths or only str")
+        for i, item in enumerate(x):
+            if not isinstance(item, str):
+                raise TypeError(
+                    "files_or_texts must hold str (texts or file names) or os.PathLike; "
+                    f"item {i} is {type(item).__name__}"
+                )
         return None, x
     # another iterable: peek at the first item to decide
     it = iter(x)
@@ -435,6 +441,8 @@ class _Progress:
         bar = self.bars.get(stage)
         if bar is None:
             from tqdm import tqdm
+
+            self.close()  # one bar at a time: the previous stage is over
 
             if stage == "count":
                 bar = tqdm(total=total, desc="Counting words", unit="B", unit_scale=True)

@@ -19,7 +19,6 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
-use crate::normalize::for_each_nfc_piece;
 use crate::pretokenize::words;
 use crate::vocab::Model;
 
@@ -35,14 +34,16 @@ type Shard = RwLock<FxHashMap<Box<str>, Box<[u32]>>>;
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
     model: Model,
-    /// (special token, id), for leftmost-longest matching.
+    /// (special token, id), longest first, for leftmost-longest matching.
     specials: Vec<(String, u32)>,
+    /// Whether a byte starts some special token.
+    special_first: [bool; 256],
     cache: Vec<Shard>,
 }
 
 impl Tokenizer {
     pub fn new(model: Model) -> Self {
-        let specials = model
+        let mut specials: Vec<(String, u32)> = model
             .specials()
             .iter()
             .map(|s| {
@@ -52,12 +53,18 @@ impl Tokenizer {
                 )
             })
             .collect();
+        specials.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        let mut special_first = [false; 256];
+        for (s, _) in &specials {
+            special_first[s.as_bytes()[0] as usize] = true;
+        }
         let cache = (0..SHARDS)
             .map(|_| RwLock::new(FxHashMap::default()))
             .collect();
         Tokenizer {
             model,
             specials,
+            special_first,
             cache,
         }
     }
@@ -77,37 +84,27 @@ impl Tokenizer {
         if !special_tokens || self.specials.is_empty() {
             return self.encode_ordinary(text, out);
         }
-        // Next occurrence of each special at or after `pos`, searched again only once passed,
-        // so the whole scan stays linear in the text length.
-        let mut found: Vec<Option<usize>> = self
-            .specials
-            .iter()
-            .map(|(s, _)| text.find(s.as_str()))
-            .collect();
-        let mut pos = 0;
-        loop {
-            let mut best: Option<(usize, usize, u32)> = None; // (start, len, id)
-            for (k, (s, id)) in self.specials.iter().enumerate() {
-                let Some(mut at) = found[k] else { continue };
-                if at < pos {
-                    match text[pos..].find(s.as_str()) {
-                        Some(i) => at = pos + i,
-                        None => {
-                            found[k] = None;
-                            continue;
-                        }
-                    }
-                    found[k] = Some(at);
-                }
-                // leftmost, then longest
-                if best.is_none_or(|b| at < b.0 || (at == b.0 && s.len() > b.1)) {
-                    best = Some((at, s.len(), *id));
+        // One pass: at a byte that starts some special token, try them longest first
+        // (leftmost, then longest). Linear in the text for a handful of specials.
+        let bytes = text.as_bytes();
+        let (mut pos, mut i) = (0, 0);
+        while i < bytes.len() {
+            if self.special_first[bytes[i] as usize] {
+                let rest = &bytes[i..];
+                if let Some((tok, id)) = self
+                    .specials
+                    .iter()
+                    .find(|(t, _)| rest.starts_with(t.as_bytes()))
+                {
+                    // a special starts with a whole character, so `i` is a char boundary
+                    self.encode_ordinary(&text[pos..i], out);
+                    out.push(*id);
+                    i += tok.len();
+                    pos = i;
+                    continue;
                 }
             }
-            let Some((start, len, id)) = best else { break };
-            self.encode_ordinary(&text[pos..start], out);
-            out.push(id);
-            pos = start + len;
+            i += 1;
         }
         self.encode_ordinary(&text[pos..], out);
     }
@@ -116,7 +113,7 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
-        for_each_nfc_piece(text, |piece| {
+        self.model.normalizer().for_each_piece(text, |piece| {
             for w in words(piece) {
                 self.encode_word(w, out);
             }
