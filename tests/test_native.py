@@ -137,3 +137,11 @@ def test_encode_batch_in_forked_child(tok):
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("encode_batch hung in a forked child")
+
+
+def test_pickle_round_trip(tok):
+    import pickle
+
+    back = pickle.loads(pickle.dumps(tok))
+    assert back.get_vocab() == tok.get_vocab() and back.merges == tok.merges
+    assert back.encode_batch(TEXTS[:5]) == tok.encode_batch(TEXTS[:5])

@@ -249,6 +249,13 @@ class Tokenizer:
         """
         return cls(_fastbpe.Tokenizer.load(_check_path("directory", directory)))
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str]]:
+        # Pickle as the saved files (DataLoader workers started with "spawn" need this).
+        return (
+            _from_saved_text,
+            (self._native.vocab_json(), self._native.merges_txt(), self._native.config_json()),
+        )
+
     # ---- inspection ----------------------------------------------------------------------
 
     @property
@@ -415,6 +422,22 @@ def _resolve_corpus(x: Any) -> tuple[list[str] | None, Iterable[str] | None]:
             raise TypeError("files_or_texts mixes paths and other items; pass only paths or only str")
         return [f for i in [first, *rest] for f in _expand(Path(i))], None
     return None, chain([first], it)
+
+
+def _from_saved_text(vocab_json: str, merges_txt: str, config_json: str) -> Tokenizer:
+    """Unpickles a Tokenizer: its three files, written to a temporary directory and loaded
+    (so the same validation applies)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fastbpe-") as tmp:
+        for name, text in (
+            ("vocab.json", vocab_json),
+            ("merges.txt", merges_txt),
+            ("fastbpe.json", config_json),
+        ):
+            with open(Path(tmp) / name, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        return Tokenizer.load(tmp)
 
 
 def _write_atomic(path: Path, text: str) -> None:
