@@ -69,6 +69,10 @@ fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     })
 }
 
+/// Texts shorter than this (bytes) are encoded without releasing the GIL: releasing and
+/// re-taking it costs more than the work, and re-taking can wait for a busy thread.
+const SMALL_TEXT: usize = 2048;
+
 /// Releases the GIL around `f`, guards it, and runs it on a rayon pool that is alive in
 /// this process (see `threads.rs`: forked DataLoader workers).
 fn heavy<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
@@ -271,6 +275,10 @@ impl PyTokenizer {
         text: PyBackedStr,
         special_tokens: bool,
     ) -> PyResult<Vec<u32>> {
+        if text.len() < SMALL_TEXT {
+            // not worth a GIL round trip (which can wait a whole switch interval)
+            return guard(|| Ok(self.inner.encode(&text, special_tokens)));
+        }
         heavy(py, || Ok(self.inner.encode(&text, special_tokens)))
     }
 
@@ -300,7 +308,11 @@ impl PyTokenizer {
 
     /// The UTF-8 bytes of `ids` (the wrapper decodes them).
     fn decode<'py>(&self, py: Python<'py>, ids: Vec<i64>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = heavy(py, || Ok(self.inner.decode(&ids)?))?;
+        let bytes = if ids.len() < SMALL_TEXT / 4 {
+            guard(|| Ok(self.inner.decode(&ids)?))?
+        } else {
+            heavy(py, || Ok(self.inner.decode(&ids)?))?
+        };
         Ok(PyBytes::new(py, &bytes))
     }
 
