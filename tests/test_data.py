@@ -33,7 +33,8 @@ class CharTokenizer:
     def encode(self, text):
         return [self.vocab.get(c, 1) for c in text]
 
-    def encode_batch_flat(self, texts):
+    def encode_batch_flat(self, texts, *, special_tokens=True):
+        assert special_tokens is False, "corpus text must be encoded as plain text"
         self.calls += 1
         seqs = [self.encode(t) for t in texts]
         offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
@@ -174,3 +175,17 @@ def test_split_pickles_by_file_name(tmp_path):
     assert len(blob) < 2000 < shards.train.num_tokens * 2, "the tokens were pickled"
     copy = pickle.loads(blob)
     assert torch.equal(copy[3]["input_ids"], ds[3]["input_ids"])
+
+
+@pytest.mark.slow
+def test_default_corpus_is_big_english_and_deterministic(tmp_path):
+    from bertmlm.corpus import default_corpus
+
+    path = default_corpus(tmp_path / "a")
+    text = path.read_text(encoding="utf-8")
+    assert len(text.encode()) >= 2_000_000
+    assert ">>>" not in text and " at 0x" not in text
+    words = text.split()
+    assert sum(w.strip(".,;:()").isalpha() for w in words) > 0.8 * len(words)
+    assert default_corpus(tmp_path / "b").read_bytes() == path.read_bytes()
+    assert default_corpus(tmp_path / "a") == path  # cached

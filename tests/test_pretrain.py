@@ -83,7 +83,7 @@ def test_log_format_is_the_specifications():
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, monkeypatch):
-    common = ["--max-steps", "12", "--grad-accum", "2", "--epochs", "5"]
+    common = ["--max-steps", "12", "--grad-accum", "2", "--epochs", "5", "--dropout", "0.1"]  # RNG in use
     full = tmp_path / "full"
     pretrain.main(args(corpus, full, *common))
 
@@ -169,3 +169,26 @@ def test_resume_with_other_settings(tmp_path, corpus):
     expect_error(["--out", str(run), "--resume", "--lr", "0.5", "--no-progress"], "--lr 0.5", "other settings")
     expect_error(["--out", str(tmp_path / "none"), "--resume"], "nothing to resume")
     assert (run / "summary.json").read_bytes() == before
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, corpus, monkeypatch):
+    from bertmlm.modeling import BertForMaskedLM
+    from bertmlm.train_checkpoint import latest_checkpoint
+
+    original = BertForMaskedLM.forward
+    calls = {"train": 0}
+
+    def forward(self, *a, **kw):
+        out = original(self, *a, **kw)
+        if self.training:
+            calls["train"] += 1
+            if calls["train"] > 4:
+                out = out._replace(loss=out.loss * float("nan"))
+        return out
+
+    monkeypatch.setattr(BertForMaskedLM, "forward", forward)
+    run = tmp_path / "run"
+    expect_error(args(corpus, run, "--max-steps", "10", "--checkpoint-every", "2"),
+                 "loss became nan at step 5", "step-000004", "--lr")
+    assert latest_checkpoint(run / "checkpoints").name == "step-000004"
+    assert not (run / "summary.json").exists() and not (run / "model" / "model.safetensors").exists()

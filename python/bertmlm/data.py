@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-SHARD_FORMAT = 1  # bump when the layout changes (it is part of the cache key)
+SHARD_FORMAT = 2  # bump when the layout changes (it is part of the cache key)
 ENCODE_BATCH_DOCS = 2048  # documents per encode_batch_flat call
 
 
@@ -209,10 +209,11 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
 def _encode_flat(tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(ids, offsets) for a batch of texts; falls back to encode_batch for tokenizers without
     encode_batch_flat (the pure-Python reference)."""
+    # corpus text is plain text: a "[MASK]" written in it must not become the mask id
     if hasattr(tokenizer, "encode_batch_flat"):
-        ids, offsets = tokenizer.encode_batch_flat(texts)
+        ids, offsets = tokenizer.encode_batch_flat(texts, special_tokens=False)
         return np.asarray(ids), np.asarray(offsets, dtype=np.int64)
-    seqs = tokenizer.encode_batch(texts)
+    seqs = tokenizer.encode_batch(texts, special_tokens=False)
     offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(s) for s in seqs])
     flat = np.fromiter((i for s in seqs for i in s), dtype=np.uint32, count=int(offsets[-1]))

@@ -17,7 +17,6 @@ message and nothing overwritten.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import math
@@ -29,16 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .rundir import MetricsFile, PretrainError, new_run_dir, resolve_out_dir, write_json
+
 # settings that must match when resuming (stop conditions, logging and the device may change)
-RESUME_MUST_MATCH = ("corpus", "tokenizer", "vocab_size", "model", "max_length", "batch_size",
+RESUME_MUST_MATCH = ("corpus", "tokenizer", "vocab_size", "model", "dropout", "max_length",
+                     "batch_size",
                      "grad_accum", "lr", "warmup_steps", "weight_decay", "mlm_probability",
                      "whole_word", "seed", "line_by_line", "val_fraction")
 DEFAULT_MAX_MINUTES = 12.0  # for the built-in corpus only
 DEFAULT_BUILTIN_EPOCHS = 10  # for the built-in corpus only: the time budget usually ends it first
-
-
-class PretrainError(Exception):
-    """A problem with the user's input; main() prints it as one line and exits with status 1."""
 
 
 @dataclass
@@ -48,6 +46,7 @@ class PretrainConfig:
     tokenizer: str | None = None  # load this tokenizer directory instead of training one
     vocab_size: int | None = None  # default: sized for the corpus (see default_vocab_size)
     model: str = "tiny"  # preset name or a config.json path
+    dropout: float | None = None  # None: 0 for the tiny preset, the preset's 0.1 for the others
     max_length: int = 128  # tokens per sequence, [CLS] and [SEP] included
     batch_size: int = 16  # small batches: more updates per second on a CPU
     epochs: int = 3
@@ -92,6 +91,8 @@ def build_parser(suppress: bool = False) -> argparse.ArgumentParser:
     add("--vocab-size", type=int, metavar="N", help="vocabulary size when training a tokenizer "
         "(default: sized for the corpus, 4096 for the built-in one)")
     add("--model", metavar="tiny|small|base|CONFIG.json", help="model size (default tiny)")
+    add("--dropout", type=float, metavar="P", help="hidden and attention dropout of a preset model "
+        "(default 0 for tiny: a short run underfits and dropout only slows it; 0.1 for small/base)")
     add("--max-length", type=int, metavar="N", help="tokens per sequence (default 128)")
     add("--batch-size", type=int, metavar="N", help="sequences per batch (default 16)")
     add("--epochs", type=int, metavar="N",
@@ -174,7 +175,7 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
     from .trainer import Trainer, TrainSettings
 
     t_start = time.perf_counter()
-    out = resolve_out_dir(cfg)
+    out = resolve_out_dir(cfg.out, cfg.resume)
     checkpoint = None
     if cfg.resume:
         cfg, checkpoint = resume_config(cfg, given, out)
@@ -322,38 +323,6 @@ def default_vocab_size(corpus_bytes: int) -> int:
     return int(min(32768, max(1024, 2 ** round(math.log2(target)))))
 
 
-def new_run_dir() -> Path:
-    """A new folder name under ./runs/: the start time, with a suffix if that exists."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out, n = Path("runs") / stamp, 1
-    while out.exists():
-        n += 1
-        out = Path("runs") / f"{stamp}-{n}"
-    return out
-
-
-def resolve_out_dir(cfg: PretrainConfig) -> Path:
-    """Create (or, with --resume, find) the run directory and check it is writable."""
-    if cfg.out is None:
-        raise PretrainError("--resume needs --out DIR (the run directory to continue)")
-    out = Path(cfg.out).expanduser()
-    if cfg.resume:
-        if not (out / "run_config.json").is_file():
-            raise PretrainError(f"nothing to resume: {out} holds no run (no run_config.json)")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PretrainError(f"output directory {out} already exists and is not empty; choose another "
-                            "--out, or add --resume to continue the run in it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise PretrainError(f"cannot write to output directory {out} ({e.strerror or e}); "
-                            "choose a writable --out") from None
-    return out
-
-
 def resume_config(cfg: PretrainConfig, given: set[str], out: Path) -> tuple[PretrainConfig, Path]:
     """The stored config with the options given now applied; refuses changed training settings."""
     from .train_checkpoint import latest_checkpoint
@@ -399,6 +368,8 @@ def check_settings(cfg: PretrainConfig) -> None:
         raise PretrainError(f"--val-fraction must be in [0, 1), got {cfg.val_fraction}")
     if not 0 < cfg.mlm_probability < 1:
         raise PretrainError(f"--mlm-probability must be in (0, 1), got {cfg.mlm_probability}")
+    if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
+        raise PretrainError(f"--dropout must be in [0, 1), got {cfg.dropout}")
     if cfg.vocab_size is not None and cfg.vocab_size < 16:
         raise PretrainError(f"--vocab-size must be at least 16, got {cfg.vocab_size}")
 
@@ -420,8 +391,10 @@ def model_config(cfg: PretrainConfig, vocab_size: int, pad_id: int, resume_dir: 
     if resume_dir is not None and (resume_dir / "model" / "config.json").is_file():
         mc = BertConfig.load(resume_dir / "model")
     elif cfg.model in PRESETS:
+        dropout = cfg.dropout if cfg.dropout is not None else (0.0 if cfg.model == "tiny" else 0.1)
         mc = BertConfig.preset(cfg.model, vocab_size=vocab_size, pad_token_id=pad_id,
-                               max_position_embeddings=max(512, cfg.max_length))
+                               max_position_embeddings=max(512, cfg.max_length),
+                               hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     else:
         path = Path(cfg.model)
         if not path.exists():
@@ -460,45 +433,6 @@ def pick_device(name: str) -> Any:
     if name == "cuda" and not torch.cuda.is_available():
         raise PretrainError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     return torch.device(name)
-
-
-class MetricsFile:
-    """metrics.csv: one row per log line (kind=train) and per evaluation (kind=val)."""
-
-    COLUMNS = ["kind", "step", "epoch", "batch", "tokens_seen", "seconds", "lr", "loss", "acc"]
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        if not path.exists():
-            with open(path, "w", newline="") as f:
-                csv.writer(f).writerow(self.COLUMNS)
-
-    def write(self, row: dict[str, Any]) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row.get(c)) for c in self.COLUMNS])
-
-    def truncate_after(self, step: int) -> None:
-        """Drop rows that a run resumed at `step` logs again: train rows are logged before their
-        step's update (step < resumed step kept), evaluations after it (step <= kept)."""
-        with open(self.path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        keep = [r for r in rows if int(r["step"]) < step or (r["kind"] == "val" and int(r["step"]) == step)]
-        tmp = self.path.with_name(".metrics.csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, self.COLUMNS)
-            w.writeheader()
-            w.writerows(keep)
-        os.replace(tmp, self.path)
-
-
-def _fmt(v: Any) -> Any:
-    return f"{v:.6g}" if isinstance(v, float) else v
-
-
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _size(n: int) -> str:

@@ -194,7 +194,7 @@ class Trainer:
         previous_handler = self._install_sigint()
         bar = tqdm(total=self.schedule.total, initial=self.step, desc="training", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
-        stop_reason = None
+        stop_reason = self._stop_reason() if self.step else None  # a resumed, finished run
         try:
             while stop_reason is None and self.epoch < s.epochs:
                 batches = epoch_batches(len(self.train_set), s.batch_size, s.seed, self.epoch)
