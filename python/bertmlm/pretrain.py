@@ -268,7 +268,10 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
                       unigram_id=unigram_id, fingerprint=fingerprint, on_metrics=metrics.write,
                       progress=cfg.progress)
     if checkpoint is not None:
-        trainer.resume(checkpoint)
+        try:
+            trainer.resume(checkpoint)
+        except ValueError as e:  # refused, corrupt, or of another model (train_checkpoint.py)
+            raise PretrainError(f"cannot resume: {e}") from None
         metrics.truncate_after(trainer.step)
         say(f"Resumed from {checkpoint} at step {trainer.step} (epoch {trainer.epoch + 1}, "
             f"batch {trainer.batch_in_epoch})")

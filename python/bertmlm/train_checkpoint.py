@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -110,12 +111,26 @@ def load_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module,
                     device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Load weights and optimizer state in place; returns (state, scheduler_state, rng_state)."""
     path = Path(path)
-    missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False,
-                                     device=str(device))
+    try:
+        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False,
+                                         device=str(device))
+    except RuntimeError as e:  # shape mismatch: torch lists every tensor, one line is enough
+        raise ValueError(f"checkpoint {path} does not fit the model: {str(e).splitlines()[-1].strip()}") from None
     if missing or unexpected:
         raise ValueError(f"checkpoint {path} does not fit the model: missing {sorted(missing)[:5]}, "
                          f"unexpected {sorted(unexpected)[:5]}")
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
-    scheduler_state = torch.load(path / "scheduler.pt", weights_only=True)
-    rng_state = torch.load(path / "rng.pt", weights_only=True)
+    optimizer.load_state_dict(_load_pt(path / "optimizer.pt", device))
+    scheduler_state = _load_pt(path / "scheduler.pt", "cpu")
+    rng_state = _load_pt(path / "rng.pt", "cpu")
     return read_state(path), scheduler_state, rng_state
+
+
+def _load_pt(path: Path, device: torch.device | str) -> Any:
+    """torch.load(weights_only=True); a refused or unreadable file is a ValueError naming it."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(f"refused to load {path}: it holds more than tensors and plain values, and "
+                         "unpickling it could run code") from None
+    except (RuntimeError, EOFError) as e:
+        raise ValueError(f"cannot load {path}: {str(e).strip().splitlines()[0]}") from None
