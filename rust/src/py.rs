@@ -137,15 +137,19 @@ fn run_training(
 ) -> PyResult<Model> {
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let cb = args.progress.as_ref();
+    // Without a callback, still look for Ctrl-C now and then (KeyboardInterrupt).
     let report = |stage: Stage, done: u64, total: u64| -> bool {
-        let Some(cb) = cb else { return true };
         Python::attach(|py| {
             let name = match stage {
                 Stage::Count => "count",
                 Stage::Merge => "merge",
             };
-            match cb.call1(py, (name, done, total)) {
-                Ok(_) => true,
+            let outcome = match cb {
+                Some(cb) => cb.call1(py, (name, done, total)).map(drop),
+                None => py.check_signals(),
+            };
+            match outcome {
+                Ok(()) => true,
                 Err(e) => {
                     *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     false
@@ -155,8 +159,7 @@ fn run_training(
     };
     let (cfg, initial) = (&args.cfg, args.initial);
     let result = heavy(py, || {
-        let progress: &dyn Fn(Stage, u64, u64) -> bool = &report;
-        let progress = cb.map(|_| progress);
+        let progress: Option<&dyn Fn(Stage, u64, u64) -> bool> = Some(&report);
         counts.add_files(files, progress)?;
         Ok(train(counts, cfg, initial, progress)?)
     });
