@@ -25,11 +25,16 @@ class Tokenizer:
         initial: Tokenizer | None = None,
         limit_alphabet: int | None = None,
         progress: Callable[[str, int, int], object] | None = None,
+        lowercase: str | None = None,
+        strip_accents: bool = False,
+        nfkc: bool = False,
     ) -> Tokenizer:
         """Trains on UTF-8 files, read in chunks and counted in parallel.
 
         `progress(stage, done, total)` is called now and then with stage "count" (bytes)
         or "merge" (merges); an exception raised in it stops training and propagates.
+        `lowercase` is None, "default" or "tr"; with `initial`, the all-off normalisation
+        means "the initial tokenizer's", and any other that differs is a ValueError.
         """
 
     @staticmethod
@@ -44,6 +49,9 @@ class Tokenizer:
         limit_alphabet: int | None = None,
         progress: Callable[[str, int, int], object] | None = None,
         batch_size: int = 8192,
+        lowercase: str | None = None,
+        strip_accents: bool = False,
+        nfkc: bool = False,
     ) -> Tokenizer:
         """Trains on an iterable of str, pulled `batch_size` at a time under the GIL and
         counted in parallel without it."""
@@ -76,6 +84,18 @@ class Tokenizer:
     def special_tokens(self) -> list[str]: ...
     @property
     def byte_fallback(self) -> bool: ...
+    @property
+    def lowercase(self) -> str | None:
+        """None, "default" or "tr"."""
+
+    @property
+    def strip_accents(self) -> bool: ...
+    @property
+    def nfkc(self) -> bool: ...
+    def normalize(self, text: str) -> str:
+        """`text` normalised (docs/tokenizer.md section 1), without the space marker and
+        without cutting out special tokens."""
+
     def vocab_json(self) -> str:
         """The contents of vocab.json."""
 

@@ -201,7 +201,7 @@ def _show(token: str | None) -> str:
 
 def _option_names(message: str) -> str:
     """'vocab_size=60 ... limit_alphabet=...' -> '--vocab-size 60 ... --limit-alphabet ...'."""
-    names = "vocab_size|min_frequency|limit_alphabet|special_tokens"
+    names = "vocab_size|min_frequency|limit_alphabet|special_tokens|lowercase|strip_accents|nfkc"
     return re.sub(
         rf"\b({names})(=?)",
         lambda m: "--" + m[1].replace("_", "-") + (" " if m[2] else ""),
@@ -252,6 +252,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "min_frequency": args.min_frequency,
         "limit_alphabet": args.limit_alphabet,
         "show_progress": not args.quiet,
+        "lowercase": args.lowercase,
+        "strip_accents": args.strip_accents,
+        "nfkc": args.nfkc,
     }
     if args.special_tokens is not None:
         options["special_tokens"] = [s for s in args.special_tokens.split(",") if s]
@@ -409,6 +412,20 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _normalization(tok: Tokenizer) -> dict[str, Any]:
+    return {"lowercase": tok.lowercase, "strip_accents": tok.strip_accents, "nfkc": tok.nfkc}
+
+
+def _describe_normalization(tok: Tokenizer) -> str:
+    """'NFC', 'NFKC, lowercase (tr), strip accents', ..."""
+    parts = ["NFKC" if tok.nfkc else "NFC"]
+    if tok.lowercase:
+        parts.append(f"lowercase ({tok.lowercase})")
+    if tok.strip_accents:
+        parts.append("strip accents")
+    return ", ".join(parts)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     tok = _load(args.tokenizer)
     text = SAMPLE_TEXT if args.text is None else args.text
@@ -424,6 +441,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                     "merges": len(tok.merges),
                     "special_tokens": specials,
                     "byte_fallback": tok.byte_fallback,
+                    "normalization": _normalization(tok),
                     "sample": {"text": text, "ids": ids, "tokens": tokens},
                 },
                 ensure_ascii=False,
@@ -437,6 +455,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("merges", str(len(tok.merges))),
         ("special tokens", " ".join(f"{s}={i}" for s, i in specials.items())),
         ("byte fallback", "yes" if tok.byte_fallback else "no"),
+        ("normalization", _describe_normalization(tok)),
         ("sample text", text),
         (f"tokens ({len(ids)})", " ".join(_show(t) for t in tokens)),
         ("ids", " ".join(map(str, ids))),
@@ -508,6 +527,7 @@ Run `fastbpe COMMAND --help` for the options of a command. Exit codes: 0 ok,
   fastbpe train data/ --vocab-size 32000 --byte-fallback -o tok/     # *.txt under data/
   zcat corpus.txt.gz | fastbpe train - --vocab-size 8000 -o tok/      # from stdin
   fastbpe train more.txt --extend tok/ --vocab-size 12000 -o tok2/   # keep tok/'s ids
+  fastbpe train tr.txt -o tok/ --lowercase tr --strip-accents       # Turkish casing
 
 A directory stands for every *.txt file under it (recursively, in sorted order).
 The result does not depend on how the text is split into files.""",
@@ -553,6 +573,24 @@ The result does not depend on how the text is split into files.""",
         type=_int_at_least(0),
         metavar="N",
         help="keep only the N most frequent new characters in the alphabet",
+    )
+    p.add_argument(
+        "--lowercase",
+        nargs="?",
+        const="default",
+        choices=["default", "tr"],
+        help="lowercase the text: Unicode's mapping, or with 'tr' the Turkish rule "
+        "(İ -> i, I -> ı); put it after the inputs or write --lowercase=tr",
+    )
+    p.add_argument(
+        "--strip-accents",
+        action="store_true",
+        help="remove accents (combining marks after NFD): café -> cafe",
+    )
+    p.add_argument(
+        "--nfkc",
+        action="store_true",
+        help="NFKC instead of NFC normalisation: ﬁ -> fi, full-width １ -> 1",
     )
     p.add_argument(
         "--extend",

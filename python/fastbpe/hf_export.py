@@ -4,7 +4,8 @@ The file reproduces docs/tokenizer.md with stock `tokenizers` components, so tha
 `tokenizers.Tokenizer.from_file` and `transformers.PreTrainedTokenizerFast(tokenizer_file=...)`
 give the same ids as fastbpe on any text:
 
-- normalizer: NFC, then U+0020 -> `▁` (section 1);
+- normalizer: NFC (or NFKC), the optional Turkish replacements, Lowercase, NFD +
+  StripAccents and recomposition, then U+0020 -> `▁` (section 1, `normalizer_json`);
 - pre_tokenizer: `Split` with the section 2 pattern, behavior "isolated" (every piece of the
   text is a match of the pattern, because its last alternative matches any one character);
 - model: BPE over our vocab and merges, `[UNK]` for unknown characters one by one
@@ -57,17 +58,50 @@ def _vocab_dict(vocab: Mapping[str, int] | Sequence[str]) -> dict[str, int]:
     return dict(items)
 
 
+def normalizer_json(
+    lowercase: str | None = None, strip_accents: bool = False, nfkc: bool = False
+) -> dict[str, Any]:
+    """The `normalizer` of docs/tokenizer.md section 1 as HuggingFace components.
+
+    `tokenizers`' Lowercase maps each character on its own (`char::to_lowercase`), which is
+    our "default" rule; "tr" puts Replace İ -> i and I -> ı before it. StripAccents removes
+    the characters of general category M that NFD leaves, like our `strip_accents`.
+    """
+    if lowercase not in (None, "default", "tr"):
+        raise ValueError(f"lowercase must be None, 'default' or 'tr', got {lowercase!r}")
+    compose = {"type": "NFKC" if nfkc else "NFC"}
+    steps: list[dict[str, Any]] = [compose]
+    if lowercase == "tr":
+        steps += [
+            {"type": "Replace", "pattern": {"String": "\u0130"}, "content": "i"},
+            {"type": "Replace", "pattern": {"String": "I"}, "content": "\u0131"},
+        ]
+    if lowercase:
+        steps.append({"type": "Lowercase"})
+    if strip_accents:
+        steps += [{"type": "NFD"}, {"type": "StripAccents"}]
+    if lowercase or strip_accents:
+        steps.append(compose)
+    steps.append({"type": "Replace", "pattern": {"String": " "}, "content": SPACE_MARKER})
+    return {"type": "Sequence", "normalizers": steps}
+
+
 def build_tokenizer_json(
     vocab: Mapping[str, int] | Sequence[str],
     merges: Iterable[tuple[str, str]],
     special_tokens: Sequence[str],
     unk_token: str | None = UNK_TOKEN,
     byte_fallback: bool = False,
+    *,
+    lowercase: str | None = None,
+    strip_accents: bool = False,
+    nfkc: bool = False,
 ) -> dict[str, Any]:
     """The `tokenizer.json` content as a dict (serialise it with `json.dumps`).
 
     `vocab` is {token: id} or the id-ordered token list; `merges` are (left, right) token
-    strings in rank order; every special token must be in `vocab`.
+    strings in rank order; every special token must be in `vocab`. `lowercase` (None,
+    "default", "tr"), `strip_accents` and `nfkc` are the tokenizer's normalisation.
     """
     vocab_map = _vocab_dict(vocab)
     merge_list = [[str(a), str(b)] for a, b in merges]
@@ -90,13 +124,7 @@ def build_tokenizer_json(
         "truncation": None,
         "padding": None,
         "added_tokens": added,
-        "normalizer": {
-            "type": "Sequence",
-            "normalizers": [
-                {"type": "NFC"},
-                {"type": "Replace", "pattern": {"String": " "}, "content": SPACE_MARKER},
-            ],
-        },
+        "normalizer": normalizer_json(lowercase, strip_accents, nfkc),
         "pre_tokenizer": {
             "type": "Split",
             "pattern": {"Regex": PRETOKENIZER_PATTERN},
@@ -135,5 +163,8 @@ def to_hf_tokenizer_json(tokenizer: Any, *, indent: int | None = None) -> str:
         tokenizer.special_tokens,
         UNK_TOKEN,
         tokenizer.byte_fallback,
+        lowercase=getattr(tokenizer, "lowercase", None),
+        strip_accents=getattr(tokenizer, "strip_accents", False),
+        nfkc=getattr(tokenizer, "nfkc", False),
     )
     return json.dumps(data, ensure_ascii=False, indent=indent)

@@ -5,7 +5,8 @@ that it can be read top to bottom and checked against the contract. The parity t
 the Rust `fastbpe.Tokenizer` to it: same merges, same vocabulary, same ids.
 
 What it handles:
-- NFC normalisation and the space marker `▁` (U+2581) (`normalize`);
+- NFC normalisation and the space marker `▁` (U+2581), with the optional NFKC, lowercasing
+  (Unicode's or the Turkish rule) and accent stripping (`normalize`);
 - the five-rule pre-tokenizer (`pretokenize`);
 - training from a word-frequency table with pair counts that are updated incrementally
   (`get_stats`, `merge`, `train_merges`), the documented tie-break, `min_frequency`,
@@ -37,13 +38,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Literal
 
 SPACE_MARKER = "\u2581"  # "▁", stands for U+0020 inside tokens
 DEFAULT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 UNK_TOKEN = "[UNK]"
 BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
-FORMAT = {"format": 1, "normalization": "nfc", "space_marker": SPACE_MARKER,
-          "pre_tokenizer": "fastbpe-v1"}
+FORMAT = {"format": 1, "space_marker": SPACE_MARKER, "pre_tokenizer": "fastbpe-v1"}
+LOWERCASE_RULES = (None, "default", "tr")  # `lowercase` values after check_lowercase
 
 # The Unicode White_Space property (PropList.txt). Python has no accessor for it, and
 # str.isspace() differs (it is true for U+001C..U+001F, which are not White_Space).
@@ -56,9 +58,40 @@ WHITE_SPACE = frozenset(
 # normalisation and pre-tokenization (docs/tokenizer.md sections 1 and 2)
 
 
-def normalize(text: str) -> str:
-    """NFC, then every space U+0020 becomes the space marker."""
-    return unicodedata.normalize("NFC", text).replace(" ", SPACE_MARKER)
+def normalize(text: str, lowercase: str | None = None, strip_accents: bool = False,
+              nfkc: bool = False) -> str:
+    """Section 1: NFC (NFKC), the optional steps, then every space U+0020 becomes `▁`.
+
+    `lowercase` is None, "default" or "tr" (see `check_lowercase`).
+    """
+    form: Literal["NFC", "NFKC"] = "NFKC" if nfkc else "NFC"
+    text = unicodedata.normalize(form, text)
+    if lowercase == "tr":
+        # Turkish dotted and dotless i; after NFC, "I" + U+0307 is already "İ"
+        text = text.replace("\u0130", "i").replace("I", "\u0131")
+    if lowercase:
+        # one character at a time: Unicode's full mapping (İ -> "i̇") without the context
+        # rules of str.lower() (a final Σ stays σ), as HuggingFace's Lowercase does
+        text = "".join(ch.lower() for ch in text)
+    if strip_accents:
+        # every mark (Mn, Mc, Me) of the canonical decomposition, as HF's StripAccents
+        text = "".join(ch for ch in unicodedata.normalize("NFD", text)
+                       if unicodedata.category(ch)[0] != "M")
+    if lowercase or strip_accents:
+        text = unicodedata.normalize(form, text)  # recompose
+    return text.replace(" ", SPACE_MARKER)
+
+
+def check_lowercase(lowercase) -> str | None:
+    """The lowercase rule: None or False -> None (off); True or "default" -> "default"
+    (Unicode's mapping); "tr" -> "tr" (İ -> i and I -> ı first)."""
+    if lowercase is None or lowercase is False:
+        return None
+    if lowercase is True:
+        return "default"
+    if lowercase in ("default", "tr"):
+        return lowercase
+    raise ValueError(f"lowercase must be None, True, 'default' or 'tr', got {lowercase!r}")
 
 
 def char_class(ch: str) -> str:
@@ -182,11 +215,11 @@ def encode_word(ids: list[int], ranks: dict[tuple[int, int], tuple[int, int]]) -
     return ids
 
 
-def count_words(texts: Iterable[str]) -> dict[str, int]:
+def count_words(texts: Iterable[str], **normalization) -> dict[str, int]:
     """The word-frequency table: normalise and pre-tokenize every text."""
     table: dict[str, int] = {}
     for text in texts:
-        for word in pretokenize(normalize(text)):
+        for word in pretokenize(normalize(text, **normalization)):
             table[word] = table.get(word, 0) + 1
     return table
 
@@ -314,7 +347,9 @@ class ReferenceTokenizer:
     """A trained BPE tokenizer: vocabulary (id -> token) plus ranked merges."""
 
     def __init__(self, vocab: list[str], merges: list[tuple[int, int]],
-                 special_tokens: list[str], byte_fallback: bool):
+                 special_tokens: list[str], byte_fallback: bool, *,
+                 lowercase: str | None = None, strip_accents: bool = False,
+                 nfkc: bool = False):
         self._vocab = vocab  # id -> token string
         self._ids = {}  # token string -> id
         for i, tok in enumerate(vocab):
@@ -327,6 +362,9 @@ class ReferenceTokenizer:
         self._byte_fallback = byte_fallback
         self._unk_id = self._ids[UNK_TOKEN]
         self._cache: dict[str, list[int]] = {}  # word -> ids
+        # the options of section 1, as keyword arguments of `normalize`
+        self._normalization: dict[str, Any] = {"lowercase": check_lowercase(lowercase),
+                               "strip_accents": bool(strip_accents), "nfkc": bool(nfkc)}
 
     # ---- training ---------------------------------------------------------------------
 
@@ -334,14 +372,24 @@ class ReferenceTokenizer:
     def train(cls, texts, vocab_size: int = 8000, *, min_frequency: int = 2,
               special_tokens: list[str] | None = None, byte_fallback: bool = False,
               initial: ReferenceTokenizer | None = None,
-              limit_alphabet: int | None = None) -> ReferenceTokenizer:
-        """Learn a tokenizer from texts (str) or UTF-8 files (paths). See docs/tokenizer.md."""
+              limit_alphabet: int | None = None, lowercase: bool | str | None = None,
+              strip_accents: bool = False, nfkc: bool = False) -> ReferenceTokenizer:
+        """Learn a tokenizer from texts (str) or UTF-8 files (paths). See docs/tokenizer.md.
+
+        When extending, the normalisation is the initial tokenizer's; an option set to
+        something else than its default and the initial tokenizer's value is an error.
+        """
         check_int("vocab_size", vocab_size, 1)
         check_int("min_frequency", min_frequency, 1)
         if limit_alphabet is not None:
             check_int("limit_alphabet", limit_alphabet, 0)
         if not isinstance(byte_fallback, bool):
             raise TypeError(f"byte_fallback must be a bool, got {type(byte_fallback).__name__}")
+        for name, value in (("strip_accents", strip_accents), ("nfkc", nfkc)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+        normalization: dict[str, Any] = {"lowercase": check_lowercase(lowercase),
+                                          "strip_accents": strip_accents, "nfkc": nfkc}
         if initial is not None:
             if not isinstance(initial, ReferenceTokenizer):
                 raise TypeError("initial must be a ReferenceTokenizer")
@@ -349,12 +397,18 @@ class ReferenceTokenizer:
                 raise ValueError("special_tokens differ from the initial tokenizer's; "
                                  "leave special_tokens unset when extending")
             special_tokens, byte_fallback = initial._special_tokens, initial._byte_fallback
+            for name, value in normalization.items():
+                if value and value != initial._normalization[name]:
+                    raise ValueError(f"{name}={value!r} differs from the initial tokenizer's "
+                                     f"{initial._normalization[name]!r}; leave it unset when "
+                                     "extending")
+            normalization = dict(initial._normalization)
         special_tokens = check_special_tokens(special_tokens)
         if byte_fallback and set(special_tokens) & set(BYTE_TOKENS):
             raise ValueError("a special token collides with a byte-fallback token <0xNN>; "
                              "rename it")
 
-        table = count_words(read_texts(texts))
+        table = count_words(read_texts(texts), **normalization)
         if not table:
             raise ValueError("empty corpus: the texts contain no words; pass non-empty text")
 
@@ -372,7 +426,7 @@ class ReferenceTokenizer:
 
         # Each word becomes its symbol ids. A character outside the vocabulary (excluded by
         # limit_alphabet) splits the word: the pieces on either side never pair.
-        base = ReferenceTokenizer(vocab, merges, special_tokens, byte_fallback)
+        base = ReferenceTokenizer(vocab, merges, special_tokens, byte_fallback, **normalization)
         words, counts = [], []
         for word, count in table.items():
             for run in known_runs(word, base._ids):
@@ -380,7 +434,7 @@ class ReferenceTokenizer:
                     words.append(encode_word(run, base._ranks))  # initial merges first
                     counts.append(count)
         merges += train_merges(words, counts, vocab, vocab_size, min_frequency)
-        return cls(vocab, merges, special_tokens, byte_fallback)
+        return cls(vocab, merges, special_tokens, byte_fallback, **normalization)
 
     # ---- encoding ---------------------------------------------------------------------
 
@@ -394,7 +448,7 @@ class ReferenceTokenizer:
             if is_special:
                 ids.append(self._ids[piece])
                 continue
-            for word in pretokenize(normalize(piece)):
+            for word in pretokenize(normalize(piece, **self._normalization)):
                 if word not in self._cache:
                     self._cache[word] = self._encode_word(word)
                 ids.extend(self._cache[word])
@@ -420,6 +474,15 @@ class ReferenceTokenizer:
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(t) for t in texts]
+
+    def normalize(self, text: str, *, special_tokens: bool = True) -> str:
+        """The text as decode(encode(text)) gives it back when every character is known:
+        special tokens as written, the rest normalised (section 1) with `▁` as a space."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        pieces = split_special(text, self._special_tokens) if special_tokens else [(text, False)]
+        return "".join(piece if is_special else normalize(piece, **self._normalization)
+                       for piece, is_special in pieces).replace(SPACE_MARKER, " ")
 
     # ---- decoding ---------------------------------------------------------------------
 
@@ -457,6 +520,19 @@ class ReferenceTokenizer:
     def byte_fallback(self) -> bool:
         return self._byte_fallback
 
+    @property
+    def lowercase(self) -> str | None:
+        """None (off), "default" (Unicode's lowercase mapping) or "tr" (Turkish)."""
+        return self._normalization["lowercase"]
+
+    @property
+    def strip_accents(self) -> bool:
+        return self._normalization["strip_accents"]
+
+    @property
+    def nfkc(self) -> bool:
+        return self._normalization["nfkc"]
+
     def get_vocab(self) -> dict[str, int]:
         return dict(self._ids)
 
@@ -481,8 +557,7 @@ class ReferenceTokenizer:
                                       encoding="utf-8")
         lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
         (d / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        config = {**FORMAT, "special_tokens": self._special_tokens, "unk_token": UNK_TOKEN,
-                  "byte_fallback": self._byte_fallback}
+        config = config_dict(self._special_tokens, self._byte_fallback, **self._normalization)
         (d / "fastbpe.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
                                         encoding="utf-8")
 
@@ -494,7 +569,8 @@ class ReferenceTokenizer:
         specials, byte_fallback = check_config(config, d / "fastbpe.json")
         vocab = check_vocab(read_json(d / "vocab.json"), d / "vocab.json", specials, byte_fallback)
         merges = read_merges(d / "merges.txt", vocab)
-        return cls(vocab, merges, specials, byte_fallback)
+        normalization = check_normalization(config, d / "fastbpe.json")
+        return cls(vocab, merges, specials, byte_fallback, **normalization)
 
 
 # ----------------------------------------------------------------------------------------
@@ -529,12 +605,42 @@ def read_json(path: Path):
         raise ValueError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
 
 
+def config_dict(special_tokens: list[str], byte_fallback: bool, lowercase: str | None,
+                strip_accents: bool, nfkc: bool) -> dict:
+    """fastbpe.json, keys in file order. The optional normalisation is written only when set
+    (a missing key means off), so files of the default configuration stay as they were."""
+    config: dict[str, Any] = {"format": 1, "normalization": "nfkc" if nfkc else "nfc"}
+    if lowercase:
+        config["lowercase"] = lowercase
+    if strip_accents:
+        config["strip_accents"] = True
+    return {**config, "space_marker": SPACE_MARKER, "pre_tokenizer": "fastbpe-v1",
+            "special_tokens": special_tokens, "unk_token": UNK_TOKEN,
+            "byte_fallback": byte_fallback}
+
+
+def check_normalization(config: dict, path: Path) -> dict:
+    """The keyword arguments of `normalize` that fastbpe.json declares."""
+    if config.get("normalization") not in ("nfc", "nfkc"):
+        raise ValueError(f"{path}: 'normalization' is {config.get('normalization')!r}, "
+                         "expected 'nfc' or 'nfkc'")
+    if config.get("lowercase") not in LOWERCASE_RULES:
+        raise ValueError(f"{path}: 'lowercase' is {config.get('lowercase')!r}, expected "
+                         "'default' or 'tr' (or no key)")
+    if type(config.get("strip_accents", False)) is not bool:
+        raise ValueError(f"{path}: 'strip_accents' must be true or false")
+    return {"lowercase": config.get("lowercase"),
+            "strip_accents": config.get("strip_accents", False),
+            "nfkc": config["normalization"] == "nfkc"}
+
+
 def check_config(config, path: Path) -> tuple[list[str], bool]:
     if not isinstance(config, dict):
         raise ValueError(f"{path}:1: expected a JSON object")
     for key, value in FORMAT.items():
         if config.get(key) != value:
             raise ValueError(f"{path}: {key!r} is {config.get(key)!r}, expected {value!r}")
+    check_normalization(config, path)
     if config.get("unk_token") != UNK_TOKEN:
         raise ValueError(f"{path}: 'unk_token' must be {UNK_TOKEN!r}")
     if not isinstance(config.get("byte_fallback"), bool):

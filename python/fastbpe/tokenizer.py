@@ -58,6 +58,9 @@ class Tokenizer:
         initial: Tokenizer | None = None,
         limit_alphabet: int | None = None,
         show_progress: bool = True,
+        lowercase: bool | str | None = None,
+        strip_accents: bool = False,
+        nfkc: bool = False,
     ) -> Tokenizer:
         """Learns a tokenizer from files or texts.
 
@@ -82,6 +85,15 @@ class Tokenizer:
                 are kept; new characters and merges are appended up to `vocab_size`.
             limit_alphabet: keep only this many (most frequent) new characters.
             show_progress: draw progress bars (tqdm) for counting and merging.
+            lowercase: None (default: keep case); True or "default": Unicode's lowercase
+                mapping, character by character (İ -> "i̇"); "tr": Turkish, İ -> i and
+                I -> ı first, then as "default".
+            strip_accents: remove accents: NFD, drop every combining mark (categories Mn,
+                Mc, Me), recompose.
+            nfkc: NFKC instead of NFC ("ﬁ" -> "fi", "１" -> "1", NBSP -> space).
+            The three options are stored with the tokenizer (save/load, tokenizer.json);
+            special tokens in the text are matched before normalisation. When extending,
+            `initial`'s normalisation is kept (setting a different one is a ValueError).
 
         >>> tok = Tokenizer.train(["low lower lowest"] * 10, 40, show_progress=False)
         >>> tok.decode(tok.encode("lowest lower"))
@@ -93,6 +105,9 @@ class Tokenizer:
             _check_int("limit_alphabet", limit_alphabet, 0)
         _check_bool("byte_fallback", byte_fallback)
         _check_bool("show_progress", show_progress)
+        _check_bool("strip_accents", strip_accents)
+        _check_bool("nfkc", nfkc)
+        lowercase = _check_lowercase(lowercase)
         specials = None if special_tokens is None else _check_specials(special_tokens)
         initial_native = None
         if initial is not None:
@@ -110,7 +125,16 @@ class Tokenizer:
                     "byte_fallback=True, but the initial tokenizer has no byte tokens and its "
                     "ids are kept; train a new tokenizer with byte_fallback=True instead"
                 )
+            for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents),
+                                ("nfkc", nfkc)):
+                if value and value != getattr(initial, name):
+                    raise ValueError(
+                        f"{name}={value!r} differs from the initial tokenizer's "
+                        f"{getattr(initial, name)!r}; leave it unset when extending (the "
+                        "initial tokenizer's normalisation is kept)"
+                    )
             specials, byte_fallback = None, initial.byte_fallback
+            lowercase, strip_accents, nfkc = initial.lowercase, initial.strip_accents, initial.nfkc
             initial_native = initial._native
         files, texts = _resolve_corpus(files_or_texts)
         kwargs: dict[str, Any] = dict(
@@ -119,6 +143,9 @@ class Tokenizer:
             byte_fallback=byte_fallback,
             initial=initial_native,
             limit_alphabet=limit_alphabet,
+            lowercase=lowercase,
+            strip_accents=bool(strip_accents),
+            nfkc=bool(nfkc),
         )
         bars = _Progress(show_progress)
         try:
@@ -187,6 +214,27 @@ class Tokenizer:
         except UnicodeEncodeError:
             fixed = [_fix_surrogates(t) for t in texts]
             return self._native.encode_batch_flat(fixed, special_tokens=special_tokens)
+
+    def normalize(self, text: str, *, special_tokens: bool = True) -> str:
+        """The normalised text, with spaces: what `decode(encode(text))` returns when every
+        character is in the vocabulary (or with byte fallback).
+
+        Special tokens written in the text are kept as written (with `special_tokens=True`);
+        the rest is normalised (docs/tokenizer.md section 1) and `▁` becomes a space.
+
+        >>> tok.normalize("İSTANBUL [MASK]")  # with lowercase="tr"  # doctest: +SKIP
+        'istanbul [MASK]'
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        _check_bool("special_tokens", special_tokens)
+        from fastbpe.reference import split_special
+
+        text = _fix_surrogates(text)
+        pieces = split_special(text, self.special_tokens) if special_tokens else [(text, False)]
+        return "".join(
+            piece if is_special else self._native.normalize(piece) for piece, is_special in pieces
+        ).replace("\u2581", " ")
 
     # ---- decoding ------------------------------------------------------------------------
 
@@ -293,6 +341,21 @@ class Tokenizer:
         """Whether unknown characters become byte tokens (else "[UNK]")."""
         return self._native.byte_fallback
 
+    @property
+    def lowercase(self) -> str | None:
+        """None (case kept), "default" (Unicode's lowercase mapping) or "tr" (Turkish)."""
+        return self._native.lowercase
+
+    @property
+    def strip_accents(self) -> bool:
+        """Whether accents (combining marks after NFD) are removed."""
+        return self._native.strip_accents
+
+    @property
+    def nfkc(self) -> bool:
+        """Whether the text is NFKC- (rather than NFC-) normalised."""
+        return self._native.nfkc
+
     def __repr__(self) -> str:
         return (
             f"Tokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)}, "
@@ -313,6 +376,23 @@ def _check_int(name: str, value: Any, minimum: int | None) -> None:
 def _check_bool(name: str, value: Any) -> None:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+
+
+def _check_lowercase(value: Any) -> str | None:
+    """None/False -> None; True/"default" -> "default"; "tr" -> "tr"."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "default"
+    if not isinstance(value, str):
+        raise TypeError(
+            f"lowercase must be None, True, 'default' or 'tr', got {type(value).__name__}"
+        )
+    if value not in ("default", "tr"):
+        raise ValueError(
+            f"lowercase must be None, True, 'default' or 'tr' (Turkish), got {value!r}"
+        )
+    return value
 
 
 def _check_path(name: str, value: Any) -> str:

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::normalize::{for_each_nfc_piece, to_marker};
+use crate::normalize::{to_marker, Normalizer};
 use crate::pretokenize::words;
 use crate::train::{report, Progress, Stage};
 
@@ -27,11 +27,21 @@ const TEXTS_PER_TASK: usize = 256;
 #[derive(Clone, Debug, Default)]
 pub struct WordCounts {
     map: FxHashMap<String, u64>,
+    /// How texts are normalised before they are split into words.
+    norm: Normalizer,
 }
 
 impl WordCounts {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A table whose texts are normalised with `norm` (not plain NFC).
+    pub fn with_normalizer(norm: Normalizer) -> Self {
+        WordCounts {
+            norm,
+            ..Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -74,12 +84,13 @@ impl WordCounts {
 
     /// Counts the words of each text (each text is normalised on its own).
     pub fn add_texts<S: AsRef<str> + Sync>(&mut self, texts: &[S]) {
+        let norm = self.norm;
         let tally = texts
             .par_chunks(TEXTS_PER_TASK)
             .map(|group| {
                 let mut local = Tally::default();
                 for t in group {
-                    count_text(t.as_ref(), &mut local);
+                    count_text(t.as_ref(), norm, &mut local);
                 }
                 local
             })
@@ -130,6 +141,7 @@ impl WordCounts {
                 return Ok(());
             }
             let bytes: u64 = batch.iter().map(|(_, _, b)| b.len() as u64).sum();
+            let norm = self.norm;
             let tables: Vec<Result<Tally>> = batch
                 .par_iter()
                 .map(|(path, offset, bytes)| {
@@ -138,7 +150,7 @@ impl WordCounts {
                         offset: offset + e.valid_up_to() as u64,
                     })?;
                     let mut local = Tally::default();
-                    count_text(text, &mut local);
+                    count_text(text, norm, &mut local);
                     Ok(local)
                 })
                 .collect();
@@ -152,8 +164,8 @@ impl WordCounts {
 }
 
 /// Counts the words of one raw text into `local` (keys are spans of the NFC text).
-fn count_text(text: &str, local: &mut Tally) {
-    for_each_nfc_piece(text, |piece| {
+fn count_text(text: &str, norm: Normalizer, local: &mut Tally) {
+    norm.for_each_piece(text, |piece| {
         for w in words(piece) {
             local.add(w);
         }

@@ -19,7 +19,6 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
-use crate::normalize::for_each_nfc_piece;
 use crate::pretokenize::words;
 use crate::vocab::Model;
 
@@ -114,7 +113,7 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
-        for_each_nfc_piece(text, |piece| {
+        self.model.normalizer().for_each_piece(text, |piece| {
             for w in words(piece) {
                 self.encode_word(w, out);
             }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::json::parse_flat_json;
+use crate::normalize::{Lowercase, Normalizer};
 use crate::vocab::{Model, UNK};
 
 pub const VOCAB_FILE: &str = "vocab.json";
@@ -17,11 +18,17 @@ pub const MERGES_FILE: &str = "merges.txt";
 pub const CONFIG_FILE: &str = "fastbpe.json";
 const MERGES_HEADER: &str = "#version: 0.2";
 
-/// The contents of `fastbpe.json`.
+/// The contents of `fastbpe.json`. The optional normalisation is written only when set
+/// (`normalization: "nfkc"`, `lowercase: "default" | "tr"`, `strip_accents: true`), so a
+/// missing key means off and files of the default configuration are unchanged.
 #[derive(Debug, Serialize, Deserialize)]
 struct Config {
     format: u32,
     normalization: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lowercase: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    strip_accents: bool,
     space_marker: String,
     pre_tokenizer: String,
     special_tokens: Vec<String>,
@@ -56,9 +63,12 @@ pub fn merges_txt(model: &Model) -> String {
 
 /// `fastbpe.json`: everything besides vocab and merges that encoding depends on.
 pub fn config_json(model: &Model) -> String {
+    let norm = model.normalizer();
     let cfg = Config {
         format: 1,
-        normalization: "nfc".into(),
+        normalization: if norm.nfkc { "nfkc" } else { "nfc" }.into(),
+        lowercase: norm.lowercase.name().map(String::from),
+        strip_accents: norm.strip_accents,
         space_marker: "\u{2581}".into(),
         pre_tokenizer: "fastbpe-v1".into(),
         special_tokens: model.specials().to_vec(),
@@ -107,6 +117,11 @@ pub fn load(dir: &Path) -> Result<Model> {
     let cfg = parse_config(&read(&config_path)?, &config_path)?;
     let mut model = Model::new(&cfg.special_tokens, cfg.byte_fallback)
         .map_err(|e| Error::corrupt(&config_path, 0, e.to_string()))?;
+    model.set_normalizer(Normalizer {
+        lowercase: Lowercase::from_name(cfg.lowercase.as_deref()).expect("checked"),
+        strip_accents: cfg.strip_accents,
+        nfkc: cfg.normalization == "nfkc",
+    });
     load_vocab(&mut model, &read(&vocab_path)?, &vocab_path, &config_path)?;
     load_merges(&mut model, &read(&merges_path)?, &merges_path)?;
     Ok(model)
@@ -128,8 +143,12 @@ fn parse_config(text: &str, path: &Path) -> Result<Config> {
     };
     expect(cfg.format == 1, &format!("format {}", cfg.format))?;
     expect(
-        cfg.normalization == "nfc",
+        cfg.normalization == "nfc" || cfg.normalization == "nfkc",
         &format!("normalization {:?}", cfg.normalization),
+    )?;
+    expect(
+        Lowercase::from_name(cfg.lowercase.as_deref()).is_some(),
+        &format!("lowercase {:?}", cfg.lowercase),
     )?;
     expect(
         cfg.space_marker == "\u{2581}",
@@ -266,6 +285,33 @@ mod tests {
             ..Default::default()
         };
         train(&wc, &cfg, None, None).unwrap()
+    }
+
+    #[test]
+    fn normalizer_roundtrip() {
+        use crate::normalize::{Lowercase, Normalizer};
+        let plain = config_json(&model(false));
+        assert!(!plain.contains("lowercase") && !plain.contains("strip_accents"));
+        for (i, lowercase) in [Lowercase::Off, Lowercase::Unicode, Lowercase::Turkish]
+            .into_iter()
+            .enumerate()
+        {
+            let norm = Normalizer {
+                lowercase,
+                strip_accents: i != 1,
+                nfkc: i != 0,
+            };
+            let mut m = model(false);
+            m.set_normalizer(norm);
+            let d = tmpdir(&format!("norm{i}"));
+            save(&m, &d).unwrap();
+            assert_eq!(load(&d).unwrap().normalizer(), norm);
+            let _ = std::fs::remove_dir_all(&d);
+        }
+        let e = corrupt(CONFIG_FILE, |s| {
+            s.replacen("\"nfc\",", "\"nfc\", \"lowercase\": \"de\",", 1)
+        });
+        assert!(e.contains("fastbpe.json") && e.contains("lowercase"), "{e}");
     }
 
     fn tmpdir(name: &str) -> PathBuf {

@@ -1,4 +1,5 @@
-//! Normalisation (docs/tokenizer.md section 1): NFC, then every space becomes `▁`.
+//! Normalisation (docs/tokenizer.md section 1): NFC (or NFKC), the optional lowercasing and
+//! accent stripping ([`Normalizer`]), then every space becomes `▁`.
 //!
 //! Hot paths never build the `▁` string: the pre-tokenizer treats a literal space exactly like
 //! `▁` (after NFC a space can only stand for `▁`), and words are turned into their marker form
@@ -6,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use unicode_general_category::{get_general_category, GeneralCategory as G};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// The space marker U+2581, as in SentencePiece and Llama.
@@ -47,9 +49,126 @@ pub fn to_marker(word: &str) -> Cow<'_, str> {
     }
 }
 
-/// The full normalisation of section 1 (NFC, then spaces to `▁`).
+/// The full default normalisation of section 1 (NFC, then spaces to `▁`).
 pub fn normalize(text: &str) -> String {
     to_marker(&nfc(text)).into_owned()
+}
+
+/// The lowercasing rule (docs/tokenizer.md section 1, step 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lowercase {
+    #[default]
+    Off,
+    /// Each character's full Unicode lowercase mapping (`char::to_lowercase`, no context:
+    /// a final capital sigma becomes σ, as in HuggingFace's `Lowercase`).
+    Unicode,
+    /// Turkish and Azerbaijani: İ -> i and I -> ı first, then as `Unicode`.
+    Turkish,
+}
+
+impl Lowercase {
+    /// The name used in `fastbpe.json` and in Python (`None` when off).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Lowercase::Off => None,
+            Lowercase::Unicode => Some("default"),
+            Lowercase::Turkish => Some("tr"),
+        }
+    }
+
+    pub fn from_name(name: Option<&str>) -> Option<Self> {
+        match name {
+            None => Some(Lowercase::Off),
+            Some("default") => Some(Lowercase::Unicode),
+            Some("tr") => Some(Lowercase::Turkish),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The optional normalisation of a tokenizer (all off by default: plain NFC).
+///
+/// In order (docs/tokenizer.md section 1): NFC, or NFKC with `nfkc`; the lowercase rule;
+/// with `strip_accents`, NFD and every mark (general category M: Mn, Mc, Me) removed; then,
+/// if lowercasing or stripping ran, NFC (NFKC) again. The space marker comes after all this.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Normalizer {
+    pub lowercase: Lowercase,
+    pub strip_accents: bool,
+    pub nfkc: bool,
+}
+
+impl Normalizer {
+    /// Plain NFC: the default, with its zero-copy fast paths.
+    pub fn is_plain(&self) -> bool {
+        *self == Normalizer::default()
+    }
+
+    /// `text` normalised (everything but the space marker).
+    pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.is_plain() {
+            return nfc(text);
+        }
+        if text.is_ascii() && self.lowercase != Lowercase::Turkish {
+            // NFC, NFKC and accent stripping leave ASCII alone
+            return match self.lowercase {
+                Lowercase::Off => Cow::Borrowed(text),
+                _ if !text.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(text),
+                _ => Cow::Owned(text.to_ascii_lowercase()),
+            };
+        }
+        let compose = |s: &str| -> String {
+            if self.nfkc {
+                s.nfkc().collect()
+            } else {
+                s.nfc().collect()
+            }
+        };
+        let mut s = compose(text);
+        if self.lowercase != Lowercase::Off {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                match (self.lowercase, c) {
+                    (Lowercase::Turkish, '\u{130}') => out.push('i'),
+                    (Lowercase::Turkish, 'I') => out.push('\u{131}'),
+                    _ => out.extend(c.to_lowercase()),
+                }
+            }
+            s = out;
+        }
+        if self.strip_accents {
+            s = s.nfd().filter(|&c| !is_mark(c)).collect();
+        }
+        if self.lowercase != Lowercase::Off || self.strip_accents {
+            s = compose(&s);
+        }
+        Cow::Owned(s)
+    }
+
+    /// Calls `f` with the normalised text, piece by piece (lines; see [`for_each_nfc_piece`]:
+    /// no step looks across a newline).
+    pub fn for_each_piece(&self, text: &str, mut f: impl FnMut(&str)) {
+        if self.is_plain() {
+            return for_each_nfc_piece(text, f);
+        }
+        for line in text.split_inclusive('\n') {
+            f(&self.apply(line));
+        }
+    }
+
+    /// The full normalisation of section 1, with the space marker.
+    pub fn normalize(&self, text: &str) -> String {
+        to_marker(&self.apply(text)).into_owned()
+    }
+}
+
+/// General category M (Mn, Mc, Me): what HuggingFace's `StripAccents` removes.
+fn is_mark(c: char) -> bool {
+    !c.is_ascii()
+        && matches!(
+            get_general_category(c),
+            G::NonspacingMark | G::SpacingMark | G::EnclosingMark
+        )
 }
 
 #[cfg(test)]
@@ -77,6 +196,69 @@ mod tests {
         for_each_nfc_piece(text, |p| pieces.push_str(p));
         assert_eq!(pieces, nfc(text));
         assert_eq!(pieces, "plain\néx\nmore ≠ text\n\u{301}start");
+    }
+
+    fn norm(lowercase: Lowercase, strip_accents: bool, nfkc: bool) -> Normalizer {
+        Normalizer {
+            lowercase,
+            strip_accents,
+            nfkc,
+        }
+    }
+
+    #[test]
+    fn turkish_and_default_lowercase() {
+        let text = "İSTANBUL ılık IŞIK";
+        let tr = norm(Lowercase::Turkish, false, false);
+        assert_eq!(tr.apply(text), "istanbul ılık ışık");
+        let uni = norm(Lowercase::Unicode, false, false);
+        assert_eq!(uni.apply(text), "i\u{307}stanbul ılık işik");
+        // I + combining dot above composes to İ first (NFC), so it becomes i, not ı̇
+        assert_eq!(tr.apply("I\u{307}I"), "iı");
+        // no final-sigma context rule
+        assert_eq!(uni.apply("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(uni.apply("ABC def"), "abc def");
+        assert!(matches!(uni.apply("abc def"), Cow::Borrowed(_)));
+        assert_eq!(uni.normalize("A B"), "a▁b");
+    }
+
+    #[test]
+    fn strip_accents_and_nfkc() {
+        let strip = norm(Lowercase::Off, true, false);
+        assert_eq!(
+            strip.apply("Café naïve e\u{301} Ångström"),
+            "Cafe naive e Angstrom"
+        );
+        assert_eq!(strip.apply("İ"), "I");
+        // lowercasing runs first: the dot of İ goes with the accent
+        assert_eq!(norm(Lowercase::Unicode, true, false).apply("İ"), "i");
+        assert_eq!(norm(Lowercase::Turkish, true, false).apply("İI"), "iı");
+        let k = norm(Lowercase::Off, false, true);
+        assert_eq!(k.apply("ﬁ １２ ①\u{a0}x"), "fi 12 1 x");
+        assert_eq!(k.normalize("a\u{3000}b"), "a▁b");
+        assert_eq!(norm(Lowercase::Off, false, false).apply("ﬁ"), "ﬁ");
+    }
+
+    #[test]
+    fn pieces_equal_whole() {
+        let text = "ΑΒ\nİ\u{301}x\n\u{301}start ﬁ\n";
+        for n in [
+            norm(Lowercase::Turkish, true, true),
+            norm(Lowercase::Unicode, false, false),
+            norm(Lowercase::Off, true, false),
+        ] {
+            let mut pieces = String::new();
+            n.for_each_piece(text, |p| pieces.push_str(p));
+            assert_eq!(pieces, n.apply(text));
+        }
+    }
+
+    #[test]
+    fn lowercase_names() {
+        for l in [Lowercase::Off, Lowercase::Unicode, Lowercase::Turkish] {
+            assert_eq!(Lowercase::from_name(l.name()), Some(l));
+        }
+        assert_eq!(Lowercase::from_name(Some("de")), None);
     }
 
     #[test]

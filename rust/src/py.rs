@@ -23,6 +23,7 @@ use crate::corpus::WordCounts;
 use crate::encode::Tokenizer;
 use crate::error::Error;
 use crate::io;
+use crate::normalize::{Lowercase, Normalizer};
 use crate::threads::run_parallel;
 use crate::train::{train, Stage, TrainConfig};
 use crate::vocab::Model;
@@ -100,6 +101,20 @@ struct TrainArgs<'a> {
     progress: Option<Py<PyAny>>,
 }
 
+/// The normalisation options as they come from Python (`lowercase`: None, "default", "tr").
+fn normalizer(lowercase: Option<&str>, strip_accents: bool, nfkc: bool) -> PyResult<Normalizer> {
+    let lowercase = Lowercase::from_name(lowercase).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "lowercase must be None, \"default\" or \"tr\", got {lowercase:?}"
+        ))
+    })?;
+    Ok(Normalizer {
+        lowercase,
+        strip_accents,
+        nfkc,
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn train_args<'a>(
     vocab_size: usize,
@@ -109,20 +124,26 @@ fn train_args<'a>(
     initial: Option<&'a Bound<'_, PyTokenizer>>,
     limit_alphabet: Option<usize>,
     progress: Option<Py<PyAny>>,
+    norm: Normalizer,
 ) -> TrainArgs<'a> {
+    let initial = initial.map(|t| t.get().inner.model());
     let mut cfg = TrainConfig {
         vocab_size,
         min_frequency,
         byte_fallback,
         limit_alphabet,
+        normalizer: norm,
         ..TrainConfig::default()
     };
     if let Some(s) = special_tokens {
         cfg.special_tokens = s;
     }
+    if let (Some(m), true) = (initial, norm.is_plain()) {
+        cfg.normalizer = m.normalizer(); // extension inherits the normalisation
+    }
     TrainArgs {
         cfg,
-        initial: initial.map(|t| t.get().inner.model()),
+        initial,
         progress,
     }
 }
@@ -177,7 +198,8 @@ impl PyTokenizer {
     /// Trains on UTF-8 files, read in chunks and counted in parallel.
     #[staticmethod]
     #[pyo3(signature = (files, vocab_size, *, min_frequency=2, special_tokens=None,
-        byte_fallback=false, initial=None, limit_alphabet=None, progress=None))]
+        byte_fallback=false, initial=None, limit_alphabet=None, progress=None, lowercase=None,
+        strip_accents=false, nfkc=false))]
     #[allow(clippy::too_many_arguments)]
     fn train_files(
         py: Python<'_>,
@@ -189,6 +211,9 @@ impl PyTokenizer {
         initial: Option<&Bound<'_, PyTokenizer>>,
         limit_alphabet: Option<usize>,
         progress: Option<Py<PyAny>>,
+        lowercase: Option<&str>,
+        strip_accents: bool,
+        nfkc: bool,
     ) -> PyResult<Self> {
         guard(|| {
             let args = train_args(
@@ -199,8 +224,9 @@ impl PyTokenizer {
                 initial,
                 limit_alphabet,
                 progress,
+                normalizer(lowercase, strip_accents, nfkc)?,
             );
-            let mut counts = WordCounts::new();
+            let mut counts = WordCounts::with_normalizer(args.cfg.normalizer);
             Ok(Self::wrap(run_training(py, &mut counts, args, &files)?))
         })
     }
@@ -209,7 +235,8 @@ impl PyTokenizer {
     /// counted in parallel without it.
     #[staticmethod]
     #[pyo3(signature = (texts, vocab_size, *, min_frequency=2, special_tokens=None,
-        byte_fallback=false, initial=None, limit_alphabet=None, progress=None, batch_size=8192))]
+        byte_fallback=false, initial=None, limit_alphabet=None, progress=None, batch_size=8192,
+        lowercase=None, strip_accents=false, nfkc=false))]
     #[allow(clippy::too_many_arguments)]
     fn train_iterator(
         py: Python<'_>,
@@ -222,6 +249,9 @@ impl PyTokenizer {
         limit_alphabet: Option<usize>,
         progress: Option<Py<PyAny>>,
         batch_size: usize,
+        lowercase: Option<&str>,
+        strip_accents: bool,
+        nfkc: bool,
     ) -> PyResult<Self> {
         guard(|| {
             let args = train_args(
@@ -232,8 +262,9 @@ impl PyTokenizer {
                 initial,
                 limit_alphabet,
                 progress,
+                normalizer(lowercase, strip_accents, nfkc)?,
             );
-            let mut counts = WordCounts::new();
+            let mut counts = WordCounts::with_normalizer(args.cfg.normalizer);
             let mut batch: Vec<PyBackedStr> = Vec::with_capacity(batch_size.max(1));
             for (index, item) in texts.try_iter()?.enumerate() {
                 let item = item?;
@@ -380,6 +411,29 @@ impl PyTokenizer {
     #[getter]
     fn byte_fallback(&self) -> bool {
         self.inner.model().byte_fallback()
+    }
+
+    /// None, "default" or "tr".
+    #[getter]
+    fn lowercase(&self) -> Option<&'static str> {
+        self.inner.model().normalizer().lowercase.name()
+    }
+
+    #[getter]
+    fn strip_accents(&self) -> bool {
+        self.inner.model().normalizer().strip_accents
+    }
+
+    #[getter]
+    fn nfkc(&self) -> bool {
+        self.inner.model().normalizer().nfkc
+    }
+
+    /// `text` normalised (docs/tokenizer.md section 1), without the space marker and
+    /// without cutting out special tokens.
+    fn normalize(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<String> {
+        let norm = self.inner.model().normalizer();
+        heavy(py, || Ok(norm.apply(&text).into_owned()))
     }
 
     /// Contents of `vocab.json`.

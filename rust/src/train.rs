@@ -25,6 +25,7 @@ use crate::corpus::WordCounts;
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
 use crate::merge_loop::learn_merges;
+use crate::normalize::Normalizer;
 use crate::vocab::{Model, DEFAULT_SPECIALS};
 use crate::word::Word;
 
@@ -55,6 +56,9 @@ pub struct TrainConfig {
     pub special_tokens: Vec<String>,
     pub byte_fallback: bool,
     pub limit_alphabet: Option<usize>,
+    /// The normalisation the corpus was counted with (`WordCounts::with_normalizer`); when
+    /// extending, the initial tokenizer's (the plain default also means "inherit").
+    pub normalizer: Normalizer,
 }
 
 impl Default for TrainConfig {
@@ -65,6 +69,7 @@ impl Default for TrainConfig {
             special_tokens: DEFAULT_SPECIALS.iter().map(|s| s.to_string()).collect(),
             byte_fallback: false,
             limit_alphabet: None,
+            normalizer: Normalizer::default(),
         }
     }
 }
@@ -86,8 +91,20 @@ pub fn train(
         return Err(Error::EmptyCorpus);
     }
     let mut model = match initial {
+        Some(m) if !cfg.normalizer.is_plain() && cfg.normalizer != m.normalizer() => {
+            return Err(Error::InvalidArgument(format!(
+                "the normalisation {:?} differs from the initial tokenizer's {:?}; leave it \
+                 unset when extending (the initial tokenizer's is kept)",
+                cfg.normalizer,
+                m.normalizer()
+            )));
+        }
         Some(m) => m.clone(),
-        None => Model::new(&cfg.special_tokens, cfg.byte_fallback)?,
+        None => {
+            let mut m = Model::new(&cfg.special_tokens, cfg.byte_fallback)?;
+            m.set_normalizer(cfg.normalizer);
+            m
+        }
     };
     add_alphabet(&mut model, counts, cfg.limit_alphabet);
     if cfg.vocab_size < model.len() {

@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::normalize::{is_marker, SPACE_MARKER};
+use crate::normalize::{is_marker, Normalizer, SPACE_MARKER};
 
 /// A pair of adjacent token ids.
 pub type Pair = (u32, u32);
@@ -41,6 +41,8 @@ pub struct Model {
     ascii_ids: [u32; 128],
     char_ids: FxHashMap<char, u32>,
     marker_id: u32,
+    /// The optional normalisation (docs/tokenizer.md section 1); plain NFC by default.
+    normalizer: Normalizer,
 }
 
 impl Model {
@@ -59,6 +61,7 @@ impl Model {
             ascii_ids: [NONE; 128],
             char_ids: FxHashMap::default(),
             marker_id: NONE,
+            normalizer: Normalizer::default(),
         };
         for s in specials {
             m.add_token(s.clone());
@@ -188,6 +191,14 @@ impl Model {
 
     pub fn byte_fallback(&self) -> bool {
         self.byte_fallback
+    }
+
+    pub fn normalizer(&self) -> Normalizer {
+        self.normalizer
+    }
+
+    pub fn set_normalizer(&mut self, normalizer: Normalizer) {
+        self.normalizer = normalizer;
     }
 
     /// The byte a token id stands for, if it is a byte-fallback token.
