@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return run(cfg, given)
     except (PretrainError, CorpusError, TrainingDiverged) as e:
         raise SystemExit(f"error: {e}") from None
+    except OSError as e:  # a full disk or a vanished directory mid-run: one line, not a traceback
+        raise SystemExit(f"error: {e}") from None
 
 
 def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:
@@ -295,6 +297,7 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
     summary = {
         "val_loss": ev.get("val_loss"), "val_perplexity": ev.get("val_perplexity"),
         "val_acc": ev.get("val_acc"), "unigram_acc": ev.get("unigram_acc"),
+        "val_mask_acc": ev.get("val_mask_acc"),
         "val_masked_tokens": ev.get("val_masked_tokens"),
         "steps": trainer.step, "epochs_completed": trainer.epoch, "tokens_seen": trainer.tokens_seen,
         "seconds": round(time.perf_counter() - t_start, 1), "train_seconds": round(trainer.elapsed, 1),

@@ -69,11 +69,15 @@ def save_checkpoint(root: str | os.PathLike, step: int, *, model: torch.nn.Modul
     tmp = root / f".{final.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_model(model, str(tmp / "model.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler_state, tmp / "scheduler.pt")
-    torch.save(rng_state, tmp / "rng.pt")
-    (tmp / "state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
+    try:
+        save_model(model, str(tmp / "model.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler_state, tmp / "scheduler.pt")
+        torch.save(rng_state, tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps(dict(state, step=step), indent=2) + "\n")
+    except BaseException:  # e.g. a full disk: give the space back, keep the previous checkpoints
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():  # the same step saved again (e.g. the final save after a periodic one)
         shutil.rmtree(final)
     os.replace(tmp, final)
