@@ -24,8 +24,9 @@ DEFAULT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 class Tokenizer:
-    """A byte-pair-encoding tokenizer: NFC + `▁` normalisation, a Unicode-aware
-    pre-tokenizer, merges learned by `train` (see docs/tokenizer.md).
+    """A byte-pair-encoding tokenizer: NFC + `▁` normalisation (optionally NFKC, lowercasing
+    and accent stripping), a Unicode-aware pre-tokenizer, merges learned by `train` (see
+    docs/tokenizer.md).
 
     Make one with `Tokenizer.train(...)` or `Tokenizer.load(directory)`.
 
@@ -99,10 +100,10 @@ class Tokenizer:
         >>> tok.decode(tok.encode("lowest lower"))
         'lowest lower'
         """
-        _check_int("vocab_size", vocab_size, 1)
-        _check_int("min_frequency", min_frequency, 1)
+        _check_int("vocab_size", vocab_size, 1, _U64_MAX)
+        _check_int("min_frequency", min_frequency, 1, _U64_MAX)
         if limit_alphabet is not None:
-            _check_int("limit_alphabet", limit_alphabet, 0)
+            _check_int("limit_alphabet", limit_alphabet, 0, _U64_MAX)
         _check_bool("byte_fallback", byte_fallback)
         _check_bool("show_progress", show_progress)
         _check_bool("strip_accents", strip_accents)
@@ -251,7 +252,12 @@ class Tokenizer:
         >>> tok.decode(tok.encode("hello world"))  # doctest: +SKIP
         'hello world'
         """
-        return self._native.decode(_check_ids(ids)).decode("utf-8", errors)
+        ids = _check_ids(ids)
+        try:
+            raw = self._native.decode(ids)
+        except OverflowError:  # an id beyond 64 bits: the same KeyError as any unknown id
+            raise self._unknown_id(ids) from None
+        return raw.decode("utf-8", errors)
 
     def decode_batch(
         self, batch: Sequence[Sequence[int] | np.ndarray], *, errors: str = "replace"
@@ -259,8 +265,16 @@ class Tokenizer:
         """Decodes many id sequences in parallel; see `decode`."""
         if isinstance(batch, (str, bytes)) or not isinstance(batch, Iterable):
             raise TypeError(f"batch must be a list of id lists, got {type(batch).__name__}")
-        raw = self._native.decode_batch([_check_ids(ids) for ids in batch])
+        lists = [_check_ids(ids) for ids in batch]
+        try:
+            raw = self._native.decode_batch(lists)
+        except OverflowError:
+            raise self._unknown_id(chain.from_iterable(lists)) from None
         return [b.decode("utf-8", errors) for b in raw]
+
+    def _unknown_id(self, ids: Iterable[int]) -> KeyError:
+        bad = next(i for i in ids if not 0 <= i < self.vocab_size)
+        return KeyError(f"token id {bad} is not in the vocabulary (ids are 0..{self.vocab_size - 1})")
 
     # ---- files ---------------------------------------------------------------------------
 
@@ -329,6 +343,8 @@ class Tokenizer:
     def id_to_token(self, id: int) -> str | None:
         """The token with id `id`, or None."""
         _check_int("id", id, None)
+        if not 0 <= id < self.vocab_size:
+            return None
         return self._native.id_to_token(int(id))
 
     @property
@@ -366,9 +382,14 @@ class Tokenizer:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: Any, minimum: int | None) -> None:
+_U64_MAX = 2**64 - 1  # the Rust core's counts and sizes are 64-bit
+
+
+def _check_int(name: str, value: Any, minimum: int | None, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
