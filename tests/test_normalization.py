@@ -365,3 +365,35 @@ def test_hf_normalizer_json_steps():
     ]
     plain = build_tokenizer_json(["[UNK]"], [], ["[UNK]"])["normalizer"]["normalizers"]
     assert [s["type"] for s in plain] == ["NFC", "Replace"]
+
+
+# ---- the command line ------------------------------------------------------------------
+
+
+def test_cli_options(tmp_path, capsys):
+    from fastbpe import cli
+
+    corpus = tmp_path / "tr.txt"
+    corpus.write_text(turkish_text(5000) + "\nﬁ １２ Café\n", encoding="utf-8")
+    tok = tmp_path / "tok"
+    argv = [str(corpus), "-o", str(tok), "--vocab-size", "300", "-q"]
+    assert cli.main(["train", *argv, "--lowercase", "tr", "--strip-accents", "--nfkc"]) == 0
+    assert cli.main(["info", "-t", str(tok), "--text", "İSTANBUL ﬁ"]) == 0
+    out = capsys.readouterr().out
+    assert "normalization:  NFKC, lowercase (tr), strip accents" in out
+    assert cli.main(["info", "-t", str(tok), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["normalization"] == {"lowercase": "tr", "strip_accents": True, "nfkc": True}
+    assert cli.main(["encode", "-t", str(tok), "--tokens", "İSTANBUL"]) == 0
+    assert "istanbul" in capsys.readouterr().out.replace(" ", "")
+    # extending keeps the options; a different one is an error naming the option
+    more = [str(corpus), "--extend", str(tok), "--vocab-size", "320", "-q"]
+    assert cli.main(["train", *more, "-o", str(tmp_path / "tok2")]) == 0
+    assert cli.main(["info", "-t", str(tmp_path / "tok2"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["normalization"]["lowercase"] == "tr"
+    code = cli.main(["train", *more, "-o", str(tmp_path / "tok3"), "--lowercase=default"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--lowercase" in err, err
+    assert cli.main(["train", *argv, "--lowercase"]) == 0  # bare flag, last: Unicode's rule
+    assert cli.main(["info", "-t", str(tok)]) == 0
+    assert "normalization:  NFC, lowercase (default)" in capsys.readouterr().out
