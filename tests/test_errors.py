@@ -319,3 +319,25 @@ def test_resuming_with_a_checkpoint_of_another_model(corpus, tmp_path):
     shutil.copy(theirs / "model.safetensors", mine / "model.safetensors")
     expect_exit(["--out", str(out), "--resume", "--max-steps", "4", "--no-progress"],
                 "does not fit the model")
+
+
+def test_full_disk_in_the_fastbpe_cli(tmp_path, monkeypatch, capsys):
+    import fastbpe.cli as cli
+    import fastbpe.tokenizer as tokenizer_mod
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(CORPUS) + "\n")
+    monkeypatch.setattr(tokenizer_mod.os, "fsync", _raise_enospc)
+    code = cli.main(["train", str(corpus), "-o", str(tmp_path / "tok"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.strip() == "fastbpe: error: [Errno 28] No space left on device", err
+    assert not any((tmp_path / "tok").iterdir())  # no half-written or temp file
+
+
+def test_saving_a_tokenizer_under_a_file_is_an_oserror(tok, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(OSError) as e:
+        tok.save(blocker / "tok")
+    assert "a_file" in str(e.value)
+    assert blocker.read_text() == "x"
