@@ -341,3 +341,11 @@ def test_saving_a_tokenizer_under_a_file_is_an_oserror(tok, tmp_path):
         tok.save(blocker / "tok")
     assert "a_file" in str(e.value)
     assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize("option,value", [("--max-length", "4"), ("--batch-size", "0"), ("--lr", "2"),
+                                          ("--mlm-probability", "0"), ("--vocab-size", "8"),
+                                          ("--max-steps", "0"), ("--val-fraction", "1")])
+def test_pretrain_settings_out_of_range(corpus, tmp_path, option, value):
+    expect_exit(pretrain_args(corpus, tmp_path / "run", option, value), option)
+    assert not (tmp_path / "run").exists()  # a fresh run directory is not left behind
