@@ -413,3 +413,14 @@ def test_cli_options(tmp_path, capsys):
     assert cli.main(["train", *argv, "--lowercase"]) == 0  # bare flag, last: Unicode's rule
     assert cli.main(["info", "-t", str(tok)]) == 0
     assert "normalization:  NFC, lowercase (default)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
+def test_parity_training_from_files(options, tmp_path):
+    # files are counted in chunks in Rust (train_files), whole in the reference
+    path = tmp_path / "corpus.txt"
+    path.write_text(turkish_text(8000, seed=5) + "\n".join(SAMPLES), encoding="utf-8")
+    rust = Impl("rust").train(path, 500, byte_fallback=True, **kw(options))
+    ref = Impl("reference").train([path], 500, byte_fallback=True, **kw(options))
+    assert rust.merges == ref.merges and rust.get_vocab() == ref.get_vocab()
+    assert (rust.lowercase, rust.strip_accents, rust.nfkc) == tuple(options)
