@@ -4,32 +4,41 @@
 //! - Text is split at special tokens, NFC-normalised (borrowed, no copy, when already NFC),
 //!   and pre-tokenized by hand; spaces are never rewritten to `▁` in the text: the character
 //!   lookup maps a space to the marker's id.
-//! - Words repeat (Zipf), so each word's ids are cached. The cache is sharded behind
-//!   `RwLock`s so rayon threads rarely contend; it stops growing at a fixed size instead of
-//!   evicting (eviction bookkeeping costs more than it saves for natural text).
+//! - Words repeat (Zipf), so each word's ids are cached, per thread (no lock, no shared cache
+//!   line; a first version shared one cache in `RwLock` shards, which cost two atomic
+//!   operations and a second hash per word). A thread keeps the caches of its last few
+//!   tokenizers; each stops growing at a fixed size instead of evicting (eviction bookkeeping
+//!   costs more than it saves for natural text).
 //! - Merging by rank is in `merge.rs` (near-linear on pathological input).
 //! - `encode_batch` is rayon-parallel over texts; the flat form concatenates without any
 //!   per-token Python object (see `py.rs`).
 
-use std::hash::BuildHasher;
-use std::sync::RwLock;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
 use crate::pretokenize::words;
 use crate::vocab::Model;
 
-/// Cache shards and total capacity (entries).
-const SHARDS: usize = 32;
-const CACHE_CAPACITY: usize = 1 << 18;
+/// Entries per thread and tokenizer, and tokenizers whose caches a thread keeps.
+const CACHE_CAPACITY: usize = 1 << 15;
+const CACHES_PER_THREAD: usize = 4;
 /// Words longer than this (bytes) are not cached.
 const CACHE_MAX_WORD: usize = 64;
 
-/// One shard of the word cache: word span -> its ids.
-type Shard = RwLock<FxHashMap<Box<str>, Box<[u32]>>>;
+/// Word span -> its ids.
+type WordCache = FxHashMap<Box<str>, Box<[u32]>>;
+
+static NEXT_TOKENIZER: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// (tokenizer number, its cache), the most recently added last.
+    static CACHES: RefCell<Vec<(u64, WordCache)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
@@ -38,7 +47,8 @@ pub struct Tokenizer {
     specials: Vec<(String, u32)>,
     /// Whether a byte starts some special token.
     special_first: [bool; 256],
-    cache: Vec<Shard>,
+    /// Identifies this tokenizer's entry in the per-thread caches.
+    number: u64,
 }
 
 impl Tokenizer {
@@ -58,14 +68,11 @@ impl Tokenizer {
         for (s, _) in &specials {
             special_first[s.as_bytes()[0] as usize] = true;
         }
-        let cache = (0..SHARDS)
-            .map(|_| RwLock::new(FxHashMap::default()))
-            .collect();
         Tokenizer {
             model,
             specials,
             special_first,
-            cache,
+            number: NEXT_TOKENIZER.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -120,18 +127,36 @@ impl Tokenizer {
         });
     }
 
-    fn shard(&self, word: &str) -> &Shard {
-        &self.cache[(FxBuildHasher.hash_one(word) >> 32) as usize % SHARDS]
+    /// Runs `f` on this thread's cache for this tokenizer.
+    fn with_cache<R>(&self, f: impl FnOnce(&mut WordCache) -> R) -> R {
+        CACHES.with(|caches| {
+            let mut caches = caches.borrow_mut();
+            let i = match caches.iter().position(|(n, _)| *n == self.number) {
+                Some(i) => i,
+                None => {
+                    if caches.len() >= CACHES_PER_THREAD {
+                        caches.remove(0);
+                    }
+                    caches.push((self.number, WordCache::default()));
+                    caches.len() - 1
+                }
+            };
+            f(&mut caches[i].1)
+        })
     }
 
     fn encode_word(&self, word: &str, out: &mut Vec<u32>) {
         let cacheable = word.len() <= CACHE_MAX_WORD;
         if cacheable {
-            if let Ok(map) = self.shard(word).read() {
-                if let Some(ids) = map.get(word) {
+            let hit = self.with_cache(|cache| match cache.get(word) {
+                Some(ids) => {
                     out.extend_from_slice(ids);
-                    return;
+                    true
                 }
+                None => false,
+            });
+            if hit {
+                return;
             }
         }
         let start = out.len();
@@ -149,11 +174,11 @@ impl Tokenizer {
         merge_by_rank(&mut piece, &self.model);
         out.append(&mut piece);
         if cacheable {
-            if let Ok(mut map) = self.shard(word).write() {
-                if map.len() < CACHE_CAPACITY / SHARDS {
-                    map.insert(word.into(), out[start..].into());
+            self.with_cache(|cache| {
+                if cache.len() < CACHE_CAPACITY {
+                    cache.insert(word.into(), out[start..].into());
                 }
-            }
+            });
         }
     }
 
