@@ -12,6 +12,7 @@ pub mod merge;
 mod merge_loop;
 pub mod normalize;
 pub mod pretokenize;
+mod split_simd;
 pub mod stats;
 pub mod threads;
 pub mod train;
