@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use unicode_general_category::{get_general_category, GeneralCategory as G};
-use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// The space marker U+2581, as in SentencePiece and Llama.
 pub const SPACE_MARKER: char = '\u{2581}';
@@ -117,32 +117,63 @@ impl Normalizer {
                 _ => Cow::Owned(text.to_ascii_lowercase()),
             };
         }
-        let compose = |s: &str| -> String {
-            if self.nfkc {
-                s.nfkc().collect()
-            } else {
-                s.nfc().collect()
-            }
-        };
-        let mut s = compose(text);
+        // Each step borrows when it changes nothing (quick checks), so text that is already
+        // normalised costs a scan per step, not a copy.
+        let mut s = self.compose(Cow::Borrowed(text));
         if self.lowercase != Lowercase::Off {
-            let mut out = String::with_capacity(s.len());
-            for c in s.chars() {
-                match (self.lowercase, c) {
-                    (Lowercase::Turkish, '\u{130}') => out.push('i'),
-                    (Lowercase::Turkish, 'I') => out.push('\u{131}'),
-                    _ => out.extend(c.to_lowercase()),
-                }
+            if let Some(lower) = self.lowercased(&s) {
+                s = Cow::Owned(lower);
             }
-            s = out;
         }
-        if self.strip_accents {
-            s = s.nfd().filter(|&c| !is_mark(c)).collect();
+        if self.strip_accents && !s.is_ascii() {
+            s = Cow::Owned(s.nfd().filter(|&c| !is_mark(c)).collect());
         }
         if self.lowercase != Lowercase::Off || self.strip_accents {
-            s = compose(&s);
+            s = self.compose(s);
         }
-        Cow::Owned(s)
+        s
+    }
+
+    /// NFC (NFKC with `nfkc`) of `s`, borrowed when the quick check says it already is.
+    fn compose<'a>(&self, s: Cow<'a, str>) -> Cow<'a, str> {
+        let done = s.is_ascii()
+            || IsNormalized::Yes
+                == if self.nfkc {
+                    is_nfkc_quick(s.chars())
+                } else {
+                    is_nfc_quick(s.chars())
+                };
+        match (done, self.nfkc) {
+            (true, _) => s,
+            (false, true) => Cow::Owned(s.nfkc().collect()),
+            (false, false) => Cow::Owned(s.nfc().collect()),
+        }
+    }
+
+    /// `s` lowercased by the rule, or None when no character changes.
+    fn lowercased(&self, s: &str) -> Option<String> {
+        let turkish = self.lowercase == Lowercase::Turkish;
+        let unchanged = |c: char| {
+            if c.is_ascii() {
+                !c.is_ascii_uppercase()
+            } else if turkish && c == '\u{130}' {
+                false
+            } else {
+                let mut lower = c.to_lowercase();
+                lower.len() == 1 && lower.next() == Some(c)
+            }
+        };
+        let start = s.char_indices().find(|&(_, c)| !unchanged(c))?.0;
+        let mut out = String::with_capacity(s.len() + 8);
+        out.push_str(&s[..start]);
+        for c in s[start..].chars() {
+            match (turkish, c) {
+                (true, '\u{130}') => out.push('i'),
+                (true, 'I') => out.push('\u{131}'),
+                _ => out.extend(c.to_lowercase()),
+            }
+        }
+        Some(out)
     }
 
     /// Calls `f` with the normalised text, piece by piece (lines; see [`for_each_nfc_piece`]:
