@@ -160,12 +160,14 @@ def test_extension_of_loaded_tokenizer(impl, texts, tmp_path):
 
 
 def best_time(fn, repeat=3) -> float:
+    # CPU time, not wall time: a busy machine (CI neighbours, other jobs) stretches wall time
+    # unevenly between the two sizes; encode runs on the calling thread, so CPU time is the work.
     fn()  # warm up (allocations, page faults)
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 
@@ -179,7 +181,8 @@ def test_encoding_repetitive_text_is_linear(rust, unit):
     small, large = unit * (100_000 // len(unit)), unit * (1_000_000 // len(unit))
     assert tok.decode(tok.encode(large)) == large
     ratio = best_time(lambda: tok.encode(large)) / best_time(lambda: tok.encode(small))
-    assert ratio < 40, f"10x longer input took {ratio:.1f}x as long"
+    # linear gives ~10-20x (cache effects), quadratic ~100x: 60 separates them with room for noise
+    assert ratio < 60, f"10x longer input took {ratio:.1f}x as long"
 
 
 def test_encoding_many_special_tokens_is_linear(rust):
@@ -187,7 +190,7 @@ def test_encoding_many_special_tokens_is_linear(rust):
     small, large = "x[MASK]" * 20_000, "x[MASK]" * 200_000
     assert tok.encode(small).count(4) == 20_000
     ratio = best_time(lambda: tok.encode(large)) / best_time(lambda: tok.encode(small))
-    assert ratio < 40, f"10x more special tokens took {ratio:.1f}x as long"
+    assert ratio < 60, f"10x more special tokens took {ratio:.1f}x as long"
 
 
 # ---- corpus forms -----------------------------------------------------------------------------
