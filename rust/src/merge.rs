@@ -53,12 +53,24 @@ fn merge_scan(s: &mut Vec<u32>, model: &Model) {
 }
 
 fn merge_buckets(s: &mut Vec<u32>, model: &Model) {
-    // u32 links and positions keep the working set small (cache misses dominate long runs)
-    let n = s.len();
+    // One 12-byte node per symbol (symbol and both links side by side) and u32 positions keep
+    // the working set small: cache misses dominate long runs.
+    #[derive(Clone, Copy)]
+    struct Node {
+        sym: u32,
+        next: u32, // n = end
+        prev: u32, // NONE = start
+    }
     const NONE: u32 = u32::MAX;
-    let mut next: Vec<u32> = (1..=n as u32).collect(); // n = end
-    let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect(); // NONE = start
-                                                                                 // rank -> left positions of pairs with that rank (may be stale); a min-heap of ranks
+    let n = s.len();
+    let mut nodes: Vec<Node> = (0..n)
+        .map(|i| Node {
+            sym: s[i],
+            next: i as u32 + 1,
+            prev: (i as u32).wrapping_sub(1),
+        })
+        .collect();
+    // rank -> left positions of pairs with that rank (may be stale); a min-heap of the ranks
     let mut buckets: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     let mut order: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
     fn push(
@@ -87,33 +99,35 @@ fn merge_buckets(s: &mut Vec<u32>, model: &Model) {
         while k < pos.len() {
             let i = pos[k] as usize;
             k += 1;
-            let j = if s[i] == DEAD { n } else { next[i] as usize };
-            if j >= n {
+            let left = nodes[i];
+            let j = left.next as usize;
+            if left.sym == DEAD || j >= n {
                 continue;
             }
-            let Some((r, new)) = model.rank((s[i], s[j])) else {
+            let right = nodes[j];
+            let Some((r, new)) = model.rank((left.sym, right.sym)) else {
                 continue;
             };
             if r != rank {
                 continue; // stale: the pair at i changed
             }
-            s[i] = new;
-            s[j] = DEAD;
-            next[i] = next[j];
-            let after = next[i] as usize;
+            nodes[i].sym = new;
+            nodes[i].next = right.next;
+            nodes[j].sym = DEAD;
+            let after = right.next as usize;
             if after < n {
-                prev[after] = i as u32;
+                nodes[after].prev = i as u32;
             }
             let mut lower = false; // a new pair that must go before the rest of this rank
-            let p = prev[i];
+            let p = left.prev;
             if p != NONE {
-                if let Some((r2, _)) = model.rank((s[p as usize], s[i])) {
+                if let Some((r2, _)) = model.rank((nodes[p as usize].sym, new)) {
                     push(&mut buckets, &mut order, r2, p);
                     lower |= r2 <= rank;
                 }
             }
             if after < n {
-                if let Some((r2, _)) = model.rank((s[i], s[after])) {
+                if let Some((r2, _)) = model.rank((new, nodes[after].sym)) {
                     push(&mut buckets, &mut order, r2, i as u32);
                     lower |= r2 <= rank;
                 }
@@ -127,7 +141,8 @@ fn merge_buckets(s: &mut Vec<u32>, model: &Model) {
             }
         }
     }
-    s.retain(|&x| x != DEAD);
+    s.clear();
+    s.extend(nodes.iter().map(|x| x.sym).filter(|&x| x != DEAD));
 }
 
 #[cfg(test)]
