@@ -50,7 +50,7 @@ pub enum Error {
     EmptyCorpus,
 
     /// `decode` got an id that is not in the vocabulary.
-    #[error("token id {id} is not in the vocabulary (ids are 0..{vocab_size})")]
+    #[error("token id {id} is not in the vocabulary (ids are 0..{})", vocab_size.saturating_sub(1))]
     UnknownId { id: i64, vocab_size: usize },
 
     /// The progress callback asked to stop (in Python: it raised, e.g. KeyboardInterrupt).
