@@ -68,6 +68,7 @@ class PretrainConfig:
     whole_word: bool = False
     num_workers: int = 0
     progress: bool = True
+    compile: bool = False  # torch.compile the model (falls back to eager, with a message, if it fails)
 
 
 def build_parser(suppress: bool = False) -> argparse.ArgumentParser:
@@ -118,6 +119,8 @@ def build_parser(suppress: bool = False) -> argparse.ArgumentParser:
     add("--whole-word", action="store_true", default=argparse.SUPPRESS if suppress else False,
         help="mask whole words")
     add("--num-workers", type=int, metavar="N", help="DataLoader worker processes (default 0)")
+    add("--compile", action="store_true", default=argparse.SUPPRESS if suppress else False,
+        help="torch.compile the model (first step slower; falls back to eager if compiling fails)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    default=argparse.SUPPRESS if suppress else True, help="no progress bars")
     return p
@@ -139,26 +142,51 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     cfg, given = parse_args(argv)
     try:
-        return run(cfg, given)
+        env = _init_distributed(cfg)
+        try:
+            return run(cfg, given, env)
+        finally:
+            from .distributed import shutdown
+
+            shutdown()
     except (PretrainError, CorpusError, TrainingDiverged) as e:
         raise SystemExit(f"error: {e}") from None
     except OSError as e:  # a full disk or a vanished directory mid-run: one line, not a traceback
         raise SystemExit(f"error: {e}") from None
 
 
-def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:
-    """The pipeline; a fresh run directory that this call created is removed again when the input
-    turns out to be bad (so the same --out works after the fix)."""
-    from .corpus import CorpusError
+def _init_distributed(cfg: PretrainConfig) -> Any:
+    """Join torchrun's process group when WORLD_SIZE > 1 (gloo on CPU, nccl on CUDA)."""
+    from .distributed import SINGLE, env_from_os, init
 
+    if not env_from_os().enabled:
+        return SINGLE
+    return init(pick_device(cfg.device).type)
+
+
+def run(cfg: PretrainConfig, given: set[str] = frozenset(), env: Any = None) -> dict[str, Any]:
+    """The pipeline; a fresh run directory that this call created is removed again when the input
+    turns out to be bad (so the same --out works after the fix). `env`: the torchrun process group
+    (distributed.DistEnv); None for one process."""
+    from .corpus import CorpusError
+    from .distributed import SINGLE
+
+    env = env or SINGLE
     if cfg.out is None and not cfg.resume:
         cfg.out = str(new_run_dir())
+        if env.enabled:  # every rank writes (rank 0) or reads the same directory: rank 0 names it
+            import torch.distributed as dist
+
+            box = [cfg.out]
+            dist.broadcast_object_list(box, src=0)
+            cfg.out = box[0]
     planned = Path(cfg.out).expanduser() if cfg.out else None
     fresh = planned is not None and not cfg.resume and not planned.exists()
     try:
-        return _run(cfg, given)
+        return _run(cfg, given, env)
     except (PretrainError, CorpusError):
-        if fresh and planned is not None and planned.is_dir() and not (planned / "checkpoints").exists():
+        if (fresh and env.is_main and planned is not None and planned.is_dir()
+                and not (planned / "checkpoints").exists()):
             shutil.rmtree(planned, ignore_errors=True)
         raise
 
@@ -167,22 +195,24 @@ def run(cfg: PretrainConfig, given: set[str] = frozenset()) -> dict[str, Any]:
 # the pipeline
 
 
-def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
+def _run(cfg: PretrainConfig, given: set[str], env: Any) -> dict[str, Any]:
     import torch
 
     from . import data as data_mod
     from .collator import MLMCollator
     from .corpus import corpus_fingerprint, default_corpus, iter_documents, resolve_corpus
+    from .distributed import main_first
     from .modeling import BertForMaskedLM
     from .trainer import Trainer, TrainSettings
 
     t_start = time.perf_counter()
-    out = resolve_out_dir(cfg.out, cfg.resume)
+    with main_first(env):  # rank 0 creates the directory; the others then find it (empty)
+        out = resolve_out_dir(cfg.out, cfg.resume)
     checkpoint = None
     if cfg.resume:
         cfg, checkpoint = resume_config(cfg, given, out)
     check_settings(cfg)
-    say = _printer(cfg)
+    say = _printer(cfg) if env.is_main else (lambda msg: None)
 
     # corpus
     builtin = not cfg.corpus
@@ -206,15 +236,20 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
         tokenizer = load_tokenizer(tok_dir)
     elif cfg.tokenizer:
         tokenizer = load_tokenizer(Path(cfg.tokenizer))
-        tokenizer.save(tok_dir)
+        if env.is_main:
+            tokenizer.save(tok_dir)
     else:
-        from fastbpe import Tokenizer
-
         cfg.vocab_size = cfg.vocab_size or default_vocab_size(corpus_bytes)
-        say(f"Training a {cfg.vocab_size}-token BPE tokenizer on {_size(corpus_bytes)} of text ...")
-        tokenizer = Tokenizer.train(iter_documents(files, unit=unit), vocab_size=cfg.vocab_size,
-                                    min_frequency=2, show_progress=cfg.progress)
-        tokenizer.save(tok_dir)
+        with main_first(env):  # rank 0 trains and saves; the other ranks load what it saved
+            if env.is_main:
+                from fastbpe import Tokenizer
+
+                say(f"Training a {cfg.vocab_size}-token BPE tokenizer on {_size(corpus_bytes)} of text ...")
+                tokenizer = Tokenizer.train(iter_documents(files, unit=unit), vocab_size=cfg.vocab_size,
+                                            min_frequency=2, show_progress=cfg.progress)
+                tokenizer.save(tok_dir)
+            else:
+                tokenizer = load_tokenizer(tok_dir)
     ids = {t: tokenizer.token_to_id(t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]")}
     if None in ids.values():
         missing = [t for t, i in ids.items() if i is None]
@@ -226,16 +261,17 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
     if cfg.max_length > model_cfg.max_position_embeddings:
         raise PretrainError(f"--max-length {cfg.max_length} exceeds the model's max_position_embeddings "
                             f"({model_cfg.max_position_embeddings}); lower --max-length")
-    if not cfg.resume:
+    if not cfg.resume and env.is_main:
         write_json(out / "run_config.json", dataclasses.asdict(cfg))
 
     # token shards
     key = data_mod.shard_key(corpus_fingerprint(files), tokenizer, unit=unit, val_fraction=cfg.val_fraction)
     from .corpus import cache_dir
 
-    shards = data_mod.prepare_shards(iter_documents(files, unit=unit), tokenizer,
-                                     cache_dir() / "shards" / key, val_fraction=cfg.val_fraction,
-                                     progress=cfg.progress)
+    with main_first(env):  # rank 0 tokenizes into the cache; the other ranks map the same files
+        shards = data_mod.prepare_shards(iter_documents(files, unit=unit), tokenizer,
+                                         cache_dir() / "shards" / key, val_fraction=cfg.val_fraction,
+                                         progress=cfg.progress and env.is_main)
     say(f"Token shards {'reused' if shards.reused else 'written'}: {shards.directory} "
         f"({shards.train.num_tokens:,} train / {shards.val.num_tokens:,} held-out tokens, "
         f"{shards.meta['documents']:,} documents)")
@@ -252,8 +288,10 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
 
     # model, trainer
     device = pick_device(cfg.device)
-    if device.type == "cpu":
-        torch.set_num_threads(cpu_threads())
+    if device.type == "cuda" and env.enabled:
+        device = torch.device("cuda", env.local_rank)
+    if device.type == "cpu":  # ranks on one machine share its cores
+        torch.set_num_threads(max(1, cpu_threads() // int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)))
     torch.manual_seed(cfg.seed)
     model = BertForMaskedLM(model_cfg)
     collator = MLMCollator.from_tokenizer(tokenizer, mlm_probability=cfg.mlm_probability,
@@ -264,26 +302,33 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
                              log_every=cfg.log_every, eval_every=cfg.eval_every or None,
                              checkpoint_every=cfg.checkpoint_every or None, seed=cfg.seed,
                              num_workers=cfg.num_workers)
-    metrics = MetricsFile(out / "metrics.csv")
+    metrics = MetricsFile(out / "metrics.csv") if env.is_main else None  # only rank 0 writes
     fingerprint = {k: getattr(cfg, k) for k in RESUME_MUST_MATCH}
     trainer = Trainer(model, train_set, val_set, collator, settings, out_dir=out, device=device,
-                      unigram_id=unigram_id, fingerprint=fingerprint, on_metrics=metrics.write,
-                      progress=cfg.progress)
+                      unigram_id=unigram_id, fingerprint=fingerprint,
+                      on_metrics=metrics.write if metrics else None,
+                      progress=cfg.progress and env.is_main, dist_env=env, compile=cfg.compile)
     if checkpoint is not None:
         try:
             trainer.resume(checkpoint)
         except ValueError as e:  # refused, corrupt, or of another model (train_checkpoint.py)
             raise PretrainError(f"cannot resume: {e}") from None
-        metrics.truncate_after(trainer.step)
+        if metrics:
+            metrics.truncate_after(trainer.step)
         say(f"Resumed from {checkpoint} at step {trainer.step} (epoch {trainer.epoch + 1}, "
             f"batch {trainer.batch_in_epoch})")
-    model_cfg.save(out / "model")  # config first: a crashed run still documents its model
+    if env.is_main:
+        model_cfg.save(out / "model")  # config first: a crashed run still documents its model
     say(f"Model: {model_cfg.num_hidden_layers} layers x {model_cfg.hidden_size}, "
         f"{model.num_parameters():,} parameters, vocab {V}, on {device}"
         f"{f' ({torch.get_num_threads()} threads)' if device.type == 'cpu' else ''}; "
         f"{len(train_set):,} train sequences, {trainer.batches_per_epoch} batches/epoch"
+        + (f"; {env.world_size} ranks x batch {cfg.batch_size} = global batch "
+           f"{env.world_size * cfg.batch_size}" if env.enabled else "")
         + (f", budget {cfg.max_minutes:g} min" if cfg.max_minutes else ""))
     result = trainer.train()
+    if not env.is_main:  # rank 0 writes the outputs; the others are done
+        return {"interrupted": result["interrupted"], "steps": trainer.step, "rank": env.rank}
 
     from .plots import plot_curves
 
@@ -304,6 +349,8 @@ def _run(cfg: PretrainConfig, given: set[str]) -> dict[str, Any]:
         "stop_reason": result["stop_reason"],
         "first_loss": trainer.first_loss, "ln_vocab": math.log(V), "vocab_size": V,
         "parameters": model.num_parameters(), "device": str(device),
+        "world_size": env.world_size, "global_batch_size": env.world_size * cfg.batch_size,
+        "compile": trainer.compile_report,
         "train_tokens": shards.train.num_tokens, "val_tokens": shards.val.num_tokens,
         "unigram_token": tokenizer.id_to_token(unigram_id),
     }

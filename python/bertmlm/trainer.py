@@ -22,6 +22,17 @@ reports the accuracy at positions whose input was [MASK] only: the 10% of select
 unchanged can be copied from the input, so a model that learned no context at all still scores
 about 0.1 + 0.8 x unigram overall; at [MASK] inputs it scores the unigram baseline.
 
+Data parallel (torchrun, `dist_env` with world_size W > 1, see docs/distributed.md): every rank
+shuffles the same way, masks the whole global batch (W x batch_size sequences) with the shared
+collator stream and trains on its own rows of it through DistributedDataParallel, weighting its
+loss by its share of the global batch's masked tokens; metrics are all-reduced, stop decisions
+agreed, and only rank 0 prints, records metrics and writes checkpoints.
+
+GPU: bf16 autocast, pinned host batches copied with non_blocking=True, no attention-mask tensor
+when a batch has no padding (SDPA may then use its flash kernels), padding columns past a
+batch's longest sequence cut off. `compile=True` wraps the model in torch.compile; if compiling
+fails the run says so once and continues eagerly.
+
 A non-finite loss stops the run (`TrainingDiverged`) before the optimizer step, so the last
 checkpoint on disk stays the last good state. SIGINT (Ctrl-C) finishes the current step, writes a
 checkpoint and stops (`result["interrupted"]`); a second Ctrl-C aborts at once.
@@ -42,6 +53,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from . import distributed as ddp
 from . import train_checkpoint as ckpt
 from .collator import MLMCollator, stack_examples
 
@@ -93,11 +105,15 @@ class LinearSchedule:
         self.peak_lr, self.warmup, self.total = state["peak_lr"], state["warmup"], state["total"]
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """The shuffled batches of epoch `epoch` (0-based): a pure function of (seed, epoch)."""
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, min_size: int = 1) -> list[list[int]]:
+    """The shuffled batches of epoch `epoch` (0-based): a pure function of (seed, epoch).
+    A last batch smaller than `min_size` (the number of data-parallel ranks) is dropped."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(n, generator=g).tolist()
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if batches and len(batches[-1]) < min_size:
+        batches.pop()
+    return batches
 
 
 class Trainer:
@@ -106,14 +122,18 @@ class Trainer:
                  settings: TrainSettings, *, out_dir: Path, device: torch.device,
                  unigram_id: int, fingerprint: dict[str, Any],
                  on_metrics: Callable[[dict[str, Any]], None] | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, dist_env: ddp.DistEnv = ddp.SINGLE,
+                 compile: bool = False) -> None:
         self.model, self.train_set, self.val_set = model.to(device), train_set, val_set
+        self.env = dist_env
         self.collator, self.s, self.device = collator, settings, device
         self.out_dir, self.unigram_id, self.fingerprint = out_dir, unigram_id, fingerprint
         self.on_metrics = on_metrics or (lambda row: None)
         self.progress = progress
         self.optimizer = model.configure_optimizers(settings.weight_decay, settings.lr)
-        self.batches_per_epoch = math.ceil(len(train_set) / settings.batch_size)
+        W = dist_env.world_size
+        self.global_batch = settings.batch_size * W  # settings.batch_size is per rank
+        self.batches_per_epoch = len(train_set) // self.global_batch + (len(train_set) % self.global_batch >= W)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / settings.grad_accum)
         total = settings.epochs * self.steps_per_epoch
         if settings.max_steps is not None:
@@ -125,6 +145,15 @@ class Trainer:
         self.schedule = LinearSchedule(settings.lr, warmup, total)
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                          else contextlib.nullcontext())
+        # what runs the training forward: the model, wrapped in DDP when distributed, compiled on request
+        self.train_model = ddp.wrap_ddp(self.model, dist_env, device)
+        self.eager_model = self.train_model
+        self.compile_report: dict[str, Any] | None = None
+        if compile:
+            self.train_model = torch.compile(self.train_model)
+            self.compile_report = {"requested": True, "ok": None, "first_step_seconds": None}
+        if dist_env.enabled:  # same initial weights on every rank (DDP broadcast them), own dropout stream
+            torch.manual_seed(settings.seed * 1_000_003 + 7919 * dist_env.rank)
         # position and running sums (all saved in checkpoints)
         self.step = 0
         self.epoch = 0  # 0-based epoch in progress
@@ -143,9 +172,12 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
                 "elapsed": self.elapsed, "sums": self.sums, "first_loss": self.first_loss,
-                "fingerprint": self.fingerprint}
+                "fingerprint": self.fingerprint, "world_size": self.env.world_size}
 
     def save(self) -> Path:
+        if not self.env.is_main:  # rank 0 writes; every rank holds the same state
+            self.last_checkpoint = self.out_dir / "checkpoints" / f"step-{self.step:06d}"
+            return self.last_checkpoint
         self.last_checkpoint = ckpt.save_checkpoint(
             self.out_dir / "checkpoints", self.step, model=self.model, optimizer=self.optimizer,
             scheduler_state=self.schedule.state_dict(),
@@ -153,6 +185,11 @@ class Trainer:
         return self.last_checkpoint
 
     def resume(self, path: Path) -> None:
+        stored_world = ckpt.read_state(path).get("world_size", 1)
+        if stored_world != self.env.world_size:
+            raise ValueError(f"checkpoint {path} was written by {stored_world} process(es) and this run "
+                             f"has {self.env.world_size}: the data position counts global batches, so "
+                             f"resume with torchrun --nproc_per_node/--nnodes giving {stored_world} processes")
         state, sched, rng = ckpt.load_checkpoint(path, model=self.model, optimizer=self.optimizer,
                                                  device=self.device)
         self.schedule.load_state_dict(sched)
@@ -162,6 +199,8 @@ class Trainer:
         self.sums, self.first_loss = state["sums"], state["first_loss"]
         self.collator.load_state_dict(rng["collator"])
         ckpt.restore_rng(rng)
+        if self.env.enabled and not self.env.is_main:  # rank 0's RNG was saved; the others reseed
+            torch.manual_seed(self.s.seed * 1_000_003 + 7919 * self.env.rank + self.step)
         self.last_checkpoint = path
 
     # --------------------------------------------------------------------------------------------
@@ -188,6 +227,8 @@ class Trainer:
         remaining = self.s.max_minutes * 60 - self.elapsed  # elapsed: updated at the last step
         fit = self.step + int(max(remaining, 0) / per_step)
         self.schedule.total = max(self.step + 1, min(self.total_steps, fit), self.schedule.warmup + 1)
+        if self.env.enabled:  # one schedule for all ranks: rank 0's
+            self.schedule.total = int(ddp.broadcast_value(self.schedule.total, self.env))
 
     def train(self) -> dict[str, Any]:
         s, model = self.s, self.model
@@ -200,9 +241,11 @@ class Trainer:
         stop_reason = self._stop_reason() if self.step else None  # a resumed, finished run
         try:
             while stop_reason is None and self.epoch < s.epochs:
-                batches = epoch_batches(len(self.train_set), s.batch_size, s.seed, self.epoch)
+                batches = epoch_batches(len(self.train_set), self.global_batch, s.seed, self.epoch,
+                                        min_size=self.env.world_size)
                 loader = DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
                                     collate_fn=stack_examples, num_workers=s.num_workers,
+                                    pin_memory=self.device.type == "cuda",
                                     generator=torch.Generator())  # never touch the global RNG
                 model.train()
                 accumulated = 0
@@ -223,6 +266,10 @@ class Trainer:
                         self._optimizer_step()
                         accumulated = 0
                         self.elapsed = elapsed0 + time.perf_counter() - started
+                        if self.env.enabled:  # stop together: any rank's Ctrl-C, the slowest clock
+                            stop, self.elapsed = ddp.all_reduce([self.stop_requested, self.elapsed],
+                                                                self.env, op="max")
+                            self.stop_requested = bool(stop)
                         bar.update(1)
                         if calib is None and self.step >= 2:  # skip the first, slower steps
                             calib = [self.step, time.perf_counter(), 0.0]
@@ -250,30 +297,89 @@ class Trainer:
         return result
 
     def _forward_backward(self, batch: dict[str, torch.Tensor], accumulated: int) -> tuple[float, int, int]:
-        batch = self.collator.mask_batch(batch)
+        batch = self.collator.mask_batch(batch)  # the global batch: the same masks on every rank
+        global_masked = int((batch["labels"] != -100).sum())
+        tokens = int(batch["attention_mask"].sum())
+        if self.env.enabled:
+            rows = ddp.rank_rows(len(batch["input_ids"]), self.env)
+            batch = {k: v[rows] for k, v in batch.items()}
+        batch = _trim_padding(batch)
+        attention_mask = batch.pop("attention_mask") if "attention_mask" in batch else None
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-        with self.autocast:
-            out = self.model(batch["input_ids"], attention_mask=batch["attention_mask"],
-                             token_type_ids=batch["token_type_ids"], labels=batch["labels"])
-        loss = out.loss
-        value = float(loss.detach())
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(self.device, non_blocking=True)
+        last = accumulated + 1 == self.s.grad_accum or self.batch_in_epoch + 1 == self.batches_per_epoch
+        sync = contextlib.nullcontext() if last or not self.env.enabled else self.eager_model.no_sync()
+        with sync:
+            out = self._forward(batch, attention_mask)
+            loss = out.loss
+            labels = batch["labels"]
+            targets = labels[labels != -100]
+            if self.env.enabled:
+                # DDP averages gradients over W ranks; weight this rank's mean by its share of the
+                # global batch's masked tokens so the result is the global batch's mean loss
+                local_masked = int(targets.numel())
+                weight = self.env.world_size * local_masked / max(global_masked, 1)
+                scores = out.prediction_scores
+                if scores.dim() == 3:
+                    scores = scores[labels != -100]
+                local_correct = int((scores.detach().argmax(-1) == targets).sum())
+                loss_sum, correct = ddp.all_reduce([float(loss.detach()) * local_masked, local_correct],
+                                                   self.env, device=self.device)
+                value = loss_sum / max(global_masked, 1)
+            else:
+                weight = 1.0
+                value = float(loss.detach())
+            self._check_finite(value)
+            if self.first_loss is None:
+                self.first_loss = value
+            ((loss * weight) / self.s.grad_accum if weight != 1.0 else loss / self.s.grad_accum).backward()
+        self._first_step_done()
+        self.tokens_seen += tokens
+        if self.env.enabled:
+            return value, int(correct), global_masked
+        scores = out.prediction_scores
+        if scores.dim() == 3:  # a model without the masked-only fast path
+            scores = scores[labels != -100]
+        correct = int((scores.detach().argmax(-1) == targets).sum())
+        return value, correct, int(targets.numel())
+
+    def _forward(self, batch: dict[str, torch.Tensor], attention_mask: torch.Tensor | None) -> Any:
+        """The training forward; on the first compiled step a compile failure falls back to eager."""
+        try:
+            if self.compile_report is not None and self.compile_report["ok"] is None:
+                self._compile_t0 = time.perf_counter()
+            with self.autocast:
+                return self.train_model(batch["input_ids"], attention_mask=attention_mask,
+                                        token_type_ids=batch["token_type_ids"], labels=batch["labels"])
+        except Exception as e:  # any compiler error: report once, continue eagerly
+            if self.compile_report is None or self.compile_report["ok"] is not None:
+                raise
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            self.compile_report.update(ok=False, error=f"{type(e).__name__}: {msg}"[:300])
+            tqdm.write(f"--compile: torch.compile failed on this machine ({type(e).__name__}: {msg[:200]}); "
+                       "continuing without it") if self.env.is_main else None
+            self.train_model = self.eager_model
+            with self.autocast:
+                return self.train_model(batch["input_ids"], attention_mask=attention_mask,
+                                        token_type_ids=batch["token_type_ids"], labels=batch["labels"])
+
+    def _first_step_done(self) -> None:
+        r = self.compile_report
+        if r is not None and r["ok"] is None:
+            r.update(ok=True, first_step_seconds=round(time.perf_counter() - self._compile_t0, 2))
+            if self.env.is_main:
+                line = (f"--compile: first step took {r['first_step_seconds']:.1f}s "
+                        "(torch.compile's tracing and code generation included)")
+                tqdm.write(line) if self.progress else print(line, flush=True)
+
+    def _check_finite(self, value: float) -> None:
         if not math.isfinite(value):
             where = self.last_checkpoint or "none was written yet"
             raise TrainingDiverged(
                 f"the loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}, batch "
                 f"{self.batch_in_epoch + 1}); stopped before updating the weights. Last good "
                 f"checkpoint: {where}. Try a lower --lr or more --warmup-steps.")
-        if self.first_loss is None:
-            self.first_loss = value
-        (loss / self.s.grad_accum).backward()
-        labels = batch["labels"]
-        targets = labels[labels != -100]
-        scores = out.prediction_scores
-        if scores.dim() == 3:  # a model without the masked-only fast path
-            scores = scores[labels != -100]
-        correct = int((scores.detach().argmax(-1) == targets).sum())
-        self.tokens_seen += int(batch["attention_mask"].sum())
-        return value, correct, int(targets.numel())
 
     def _optimizer_step(self) -> None:
         lr = self.schedule.lr(self.step)
@@ -303,7 +409,9 @@ class Trainer:
             epoch=self.epoch + 1, epochs=self.s.epochs, batch=self.batch_in_epoch,
             batches=self.batches_per_epoch, loss=loss, avg_loss=sums["loss"] / max(sums["batches"], 1),
             acc=correct / max(masked, 1), avg_acc=sums["correct"] / max(sums["masked"], 1), lr=lr)
-        if self.progress:
+        if not self.env.is_main:
+            pass
+        elif self.progress:
             tqdm.write(line)
         else:
             print(line, flush=True)
@@ -324,7 +432,8 @@ class Trainer:
         line = (f"Eval step {self.step}: val loss {result['val_loss']:.4f}, perplexity "
                 f"{result['val_perplexity']:.1f}, accuracy {result['val_acc']:.4f} "
                 f"(unigram baseline {result['unigram_acc']:.4f}; at [MASK] inputs {result['val_mask_acc']:.4f})")
-        tqdm.write(line) if self.progress else print(line, flush=True)
+        if self.env.is_main:
+            tqdm.write(line) if self.progress else print(line, flush=True)
         self.on_metrics({"kind": "val", "step": self.step, "epoch": self.epoch + 1,
                          "batch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
                          "seconds": round(self.elapsed, 2), "lr": self.schedule.lr(self.step),
@@ -351,14 +460,19 @@ class Trainer:
         for i, batch in enumerate(loader):
             if i >= MAX_EVAL_BATCHES:
                 break
-            batch = masker.mask_batch(batch)
+            batch = masker.mask_batch(batch)  # every rank masks every batch: one masker stream
+            if i % self.env.world_size != self.env.rank:  # held-out batches are split across ranks
+                continue
+            batch = _trim_padding(batch)
+            attention_mask = batch.pop("attention_mask", None)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             labels = batch["labels"]
             targets = labels[labels != -100]
             if targets.numel() == 0:
                 continue
             with self.autocast:
-                out = model(batch["input_ids"], attention_mask=batch["attention_mask"],
+                out = model(batch["input_ids"],
+                            attention_mask=None if attention_mask is None else attention_mask.to(self.device),
                             token_type_ids=batch["token_type_ids"], labels=labels, masked_only=True)
             scores = out.prediction_scores.float()
             loss_sum += float(torch.nn.functional.cross_entropy(scores, targets, reduction="sum"))
@@ -370,6 +484,11 @@ class Trainer:
             unigram += int((targets == self.unigram_id).sum())
             total += int(targets.numel())
         model.train(was_training)
+        if self.env.enabled:
+            loss_sum, correct, unigram, total, mask_correct, mask_total = ddp.all_reduce(
+                [loss_sum, correct, unigram, total, mask_correct, mask_total], self.env, device=self.device)
+            correct, unigram, total = int(correct), int(unigram), int(total)
+            mask_correct, mask_total = int(mask_correct), int(mask_total)
         val_loss = loss_sum / max(total, 1)
         return {"val_loss": val_loss, "val_perplexity": math.exp(min(val_loss, 50.0)),
                 "val_acc": correct / max(total, 1), "unigram_acc": unigram / max(total, 1),
@@ -394,3 +513,21 @@ class Trainer:
     def _restore_sigint(previous: Any) -> None:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def _trim_padding(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cut the columns after the batch's longest sequence (all padding: no FLOPs spent on [PAD]),
+    and drop the attention mask when nothing is padded, so that attention runs without a mask
+    (on CUDA, SDPA's flash kernel). Labels there are -100 already; results are unchanged."""
+    mask = batch.get("attention_mask")
+    if mask is None:
+        return batch
+    lengths = mask.sum(dim=1)
+    longest = int(lengths.max()) if len(lengths) else 0
+    if longest < mask.shape[1] and bool((mask[:, longest:] == 0).all()):
+        batch = {k: (v[:, :longest] if v.dim() == 2 and v.shape[1] == mask.shape[1] else v)
+                 for k, v in batch.items()}
+        mask = batch["attention_mask"]
+    if bool(mask.all()):
+        batch = {k: v for k, v in batch.items() if k != "attention_mask"}
+    return batch

@@ -1,0 +1,125 @@
+"""DDP through torchrun: 2 CPU processes (gloo) train like one process with the same global batch.
+
+Each run is a real `torchrun --standalone --nproc_per_node 2 -m bertmlm.pretrain ...` launch on a
+tiny corpus and a tiny model (dropout 0). The global batch of the 2-rank run (2 x 4) equals the
+single process's 8, masks are drawn from the same collator stream, and each rank's loss is
+weighted by its share of the global masked tokens, so the two runs differ only by floating-point
+summation order: losses and weights agree to ~1e-5. The resumed 2-rank run (from the mid-run
+checkpoint, every rank loading it) ends on the same weights again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from bertmlm import pretrain
+from safetensors.torch import load_file
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                                reason="torch.distributed with gloo is not available")
+
+WORDS = ["cat", "dog", "bird", "fish", "red", "big", "small", "sees", "likes", "chases", "the", "a"]
+STEPS = 8
+
+
+def write_corpus(path, docs=120, seed=0):
+    rng = random.Random(seed)
+    paras = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30))) + "." for _ in range(docs)]
+    path.write_text("\n\n".join(paras) + "\n")
+    return path
+
+
+def common(corpus, out):
+    return ["--corpus", str(corpus), "--out", str(out), "--vocab-size", "100", "--max-length", "32",
+            "--log-every", "1", "--eval-every", "0", "--checkpoint-every", "4", "--no-progress",
+            "--seed", "5", "--dropout", "0", "--max-steps", str(STEPS), "--lr", "3e-3", "--device", "cpu"]
+
+
+def torchrun(argv, env, cwd):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "bertmlm.pretrain", *argv]
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"torchrun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def train_losses(out):
+    with open(out / "metrics.csv", newline="") as f:
+        return [(int(r["step"]), float(r["loss"]), int(r["tokens_seen"]))
+                for r in csv.DictReader(f) if r["kind"] == "train"]
+
+
+def weights(out):
+    return load_file(str(out / "model" / "model.safetensors"))
+
+
+def assert_same_weights(a, b, atol):
+    assert a.keys() == b.keys()
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst < atol, worst
+
+
+def test_two_gloo_ranks_match_one_process_and_resume(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("BERTMLM_CACHE", str(cache))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    corpus = write_corpus(tmp_path / "corpus.txt")
+    env = dict(os.environ, BERTMLM_CACHE=str(cache), OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+
+    single = tmp_path / "single"
+    s = pretrain.main([*common(corpus, single), "--batch-size", "8"])
+    assert s["steps"] == STEPS
+
+    ddp = tmp_path / "ddp"
+    torchrun([*common(corpus, ddp), "--batch-size", "4"], env, tmp_path)
+    d = json.loads((ddp / "summary.json").read_text())
+    assert d["steps"] == STEPS and d["world_size"] == 2 and d["global_batch_size"] == 8
+    # the same tokenizer (trained by rank 0, then read by rank 1) and the same tokens seen
+    assert (ddp / "tokenizer" / "vocab.json").read_text() == (single / "tokenizer" / "vocab.json").read_text()
+    assert d["tokens_seen"] == s["tokens_seen"]
+    ls, ld = train_losses(single), train_losses(ddp)
+    assert [r[0] for r in ls] == [r[0] for r in ld] and [r[2] for r in ls] == [r[2] for r in ld]
+    for (step, a, _), (_, b, _) in zip(ls, ld):
+        assert abs(a - b) < 1e-4, (step, a, b)
+    assert_same_weights(weights(single), weights(ddp), 1e-4)
+    assert abs(s["val_loss"] - d["val_loss"]) < 1e-4
+    # only rank 0 wrote: one metrics row per step, no stray files from rank 1
+    assert len(ld) == len(ls)
+
+    # resume: drop the final checkpoint, continue the 2-rank run from step 4 (both ranks load it)
+    resumed = tmp_path / "resumed"
+    shutil.copytree(ddp, resumed)
+    shutil.rmtree(resumed / "checkpoints" / f"step-{STEPS:06d}")
+    (resumed / "checkpoints" / "latest").write_text("step-000004\n")
+    for name in ("summary.json", "model/model.safetensors"):
+        (resumed / name).unlink()
+    proc = torchrun(["--out", str(resumed), "--resume", "--no-progress"], env, tmp_path)
+    assert "Resumed from" in proc.stdout + proc.stderr
+    r = json.loads((resumed / "summary.json").read_text())
+    assert r["steps"] == STEPS and r["tokens_seen"] == d["tokens_seen"]
+    assert_same_weights(weights(ddp), weights(resumed), 1e-5)
+    lr_ = train_losses(resumed)
+    assert [x[0] for x in lr_] == [x[0] for x in ld]
+    assert [x[1] for x in lr_] == pytest.approx([x[1] for x in ld], abs=1e-5)
+
+
+def test_env_parsing_and_rank_rows():
+    from bertmlm.distributed import DistEnv, env_from_os, rank_rows
+
+    assert not env_from_os({}).enabled
+    assert env_from_os({"WORLD_SIZE": "1", "RANK": "0"}).world_size == 1
+    e = env_from_os({"WORLD_SIZE": "4", "RANK": "2", "LOCAL_RANK": "0"})
+    assert (e.rank, e.world_size, e.local_rank, e.is_main) == (2, 4, 0, False)
+    with pytest.raises(ValueError):
+        env_from_os({"WORLD_SIZE": "2", "RANK": "2"})
+    rows = [rank_rows(10, DistEnv(r, 3)) for r in range(3)]
+    assert [list(range(10))[s] for s in rows] == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
