@@ -25,15 +25,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from bertmlm.train_checkpoint import latest_checkpoint
+from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
 
 STEPS = 40
-NOUNS = "cat dog bird fish horse cow sheep goat mouse fox".split()
-VERBS = "sees likes chases finds".split()
+NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat", "mouse", "fox"]
+VERBS = ["sees", "likes", "chases", "finds"]
 
 
 def write_corpus(path: Path) -> Path:
@@ -44,9 +43,12 @@ def write_corpus(path: Path) -> Path:
     return path
 
 
-def one_cpu() -> None:  # runs in the child before exec
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+# The child pins itself to one CPU, then runs `python -m bertmlm.pretrain` (no preexec_fn: the
+# test process has threads).
+PINNED = ("import os, runpy\n"
+          "if hasattr(os, 'sched_setaffinity'):\n"
+          "    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+          "runpy.run_module('bertmlm.pretrain', run_name='__main__', alter_sys=True)\n")
 
 
 class Runner:
@@ -62,9 +64,8 @@ class Runner:
                     "--max-length", "16", "--batch-size", "4", "--log-every", "1",
                     "--eval-every", "0", "--checkpoint-every", "1", "--max-steps", str(STEPS),
                     "--epochs", "100", "--device", "cpu", "--seed", "5", "--no-progress"]
-        return subprocess.Popen([sys.executable, "-m", "bertmlm.pretrain", *args], env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                preexec_fn=one_cpu)
+        return subprocess.Popen([sys.executable, "-c", PINNED, *args], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
@@ -139,7 +140,7 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         elif mode == "latest-pointer":
             # the pointer's temp file lives for microseconds: best effort, else a few steps on
             on = step_reached(last_step + 4)
-            fired = wait_for(proc, lambda: (ckpts / ".latest.tmp").exists() or on())
+            fired = wait_for(proc, lambda on=on: (ckpts / ".latest.tmp").exists() or on())
         elif mode == "after-last-step":
             # max_steps reached: killed in the final save, evaluation or export
             fired = wait_for(proc, step_reached(STEPS))

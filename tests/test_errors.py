@@ -8,16 +8,12 @@ test_data.py, test_pretrain.py, test_fill_mask.py and test_cli.py point there.
 from __future__ import annotations
 
 import errno
-import json
 import random
 import shutil
-import unicodedata
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-
 from bertmlm import BertConfig, BertForMaskedLM, MLMCollator, pretrain
 from fastbpe import Tokenizer
 from fastbpe.reference import ReferenceTokenizer
@@ -195,7 +191,7 @@ def test_model_on_an_empty_batch_is_a_clear_error_or_empty_output():
 # ---- pretraining -----------------------------------------------------------------------------
 
 
-NOUNS = "cat dog bird fish horse cow sheep goat".split()
+NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat"]
 
 
 def write_corpus(path: Path) -> Path:
@@ -322,8 +318,8 @@ def test_resuming_with_a_checkpoint_of_another_model(corpus, tmp_path):
 
 
 def test_full_disk_in_the_fastbpe_cli(tmp_path, monkeypatch, capsys):
-    import fastbpe.cli as cli
     import fastbpe.tokenizer as tokenizer_mod
+    from fastbpe import cli
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(CORPUS) + "\n")

@@ -27,7 +27,8 @@ def _have_cargo_fuzz() -> str | None:
     for cmd, what in ((["cargo", "+nightly", "--version"], "a nightly toolchain"),
                       (["cargo", "+nightly", "fuzz", "--version"], "cargo-fuzz")):
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=RUST)
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=RUST,
+                               check=False)
         except (OSError, subprocess.TimeoutExpired):
             return f"{what} is not available"
         if r.returncode != 0:
@@ -41,7 +42,7 @@ def built():
     if why:
         pytest.skip(why)
     r = subprocess.run(["cargo", "+nightly", "fuzz", "build"], cwd=RUST,  # every target
-                       capture_output=True, text=True, timeout=3600)
+                       capture_output=True, text=True, timeout=3600, check=False)
     assert r.returncode == 0, r.stderr[-5000:]
 
 
@@ -51,7 +52,8 @@ def test_fuzz_target_finds_nothing(built, target, tmp_path):
     corpus.mkdir()
     cmd = ["cargo", "+nightly", "fuzz", "run", target, str(corpus), str(RUST / "fuzz" / "seeds" / target),
            "--", f"-max_total_time={SECONDS}", f"-artifact_prefix={tmp_path}/", "-print_final_stats=1"]
-    r = subprocess.run(cmd, cwd=RUST, capture_output=True, text=True, timeout=SECONDS + 600)
+    r = subprocess.run(cmd, cwd=RUST, capture_output=True, text=True, timeout=SECONDS + 600,
+                       check=False)
     crashes = sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus")
     assert r.returncode == 0 and not crashes, (
         f"fuzz target {target} failed (exit {r.returncode}); artifacts {crashes} in {tmp_path}; "
