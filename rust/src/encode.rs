@@ -7,8 +7,7 @@
 //! - Words repeat (Zipf), so each word's ids are cached, per thread (no lock, no shared cache
 //!   line; a first version shared one cache in `RwLock` shards, which cost two atomic
 //!   operations and a second hash per word). A thread keeps the caches of its last few
-//!   tokenizers; each stops growing at a fixed size instead of evicting (eviction bookkeeping
-//!   costs more than it saves for natural text).
+//!   tokenizers, fetched once per text; keys are packed words (`word_cache.rs`).
 //! - Merging by rank is in `merge.rs` (near-linear on pathological input).
 //! - `encode_batch` is rayon-parallel over texts; the flat form concatenates without any
 //!   per-token Python object (see `py.rs`).
@@ -17,21 +16,15 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
 use crate::pretokenize::words;
 use crate::vocab::Model;
+use crate::word_cache::WordCache;
 
-/// Entries per thread and tokenizer, and tokenizers whose caches a thread keeps.
-const CACHE_CAPACITY: usize = 1 << 15;
+/// Tokenizers whose caches a thread keeps.
 const CACHES_PER_THREAD: usize = 4;
-/// Words longer than this (bytes) are not cached.
-const CACHE_MAX_WORD: usize = 64;
-
-/// Word span -> its ids.
-type WordCache = FxHashMap<Box<str>, Box<[u32]>>;
 
 static NEXT_TOKENIZER: AtomicU64 = AtomicU64::new(1);
 
@@ -120,10 +113,12 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
-        self.model.normalizer().for_each_piece(text, |piece| {
-            for w in words(piece) {
-                self.encode_word(w, out);
-            }
+        self.with_cache(|cache| {
+            self.model.normalizer().for_each_piece(text, |piece| {
+                for w in words(piece) {
+                    self.encode_word(w, cache, out);
+                }
+            })
         });
     }
 
@@ -145,19 +140,9 @@ impl Tokenizer {
         })
     }
 
-    fn encode_word(&self, word: &str, out: &mut Vec<u32>) {
-        let cacheable = word.len() <= CACHE_MAX_WORD;
-        if cacheable {
-            let hit = self.with_cache(|cache| match cache.get(word) {
-                Some(ids) => {
-                    out.extend_from_slice(ids);
-                    true
-                }
-                None => false,
-            });
-            if hit {
-                return;
-            }
+    fn encode_word(&self, word: &str, cache: &mut WordCache, out: &mut Vec<u32>) {
+        if cache.get(word, out) {
+            return;
         }
         let start = out.len();
         let mut piece: Vec<u32> = Vec::with_capacity(word.len());
@@ -173,13 +158,7 @@ impl Tokenizer {
         }
         merge_by_rank(&mut piece, &self.model);
         out.append(&mut piece);
-        if cacheable {
-            self.with_cache(|cache| {
-                if cache.len() < CACHE_CAPACITY {
-                    cache.insert(word.into(), out[start..].into());
-                }
-            });
-        }
+        cache.insert(word, &out[start..]);
     }
 
     /// `encode` over many texts, in parallel.

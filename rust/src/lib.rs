@@ -18,6 +18,7 @@ pub mod threads;
 pub mod train;
 pub mod vocab;
 pub mod word;
+pub mod word_cache;
 
 mod py;
 
