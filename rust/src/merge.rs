@@ -37,19 +37,52 @@ pub fn merge_by_rank(symbols: &mut Vec<u32>, model: &Model) {
 }
 
 fn merge_scan(s: &mut Vec<u32>, model: &Model) {
+    // The rank and result of each adjacent pair, looked up once and then only next to a merge
+    // (rescanning every pair after every merge cost a hash lookup per pair per merge).
+    const NO: u32 = u32::MAX;
+    let mut n = s.len();
+    let (mut rank_buf, mut new_buf) = ([NO; SCAN_MAX], [0u32; SCAN_MAX]);
+    let (mut rank_vec, mut new_vec);
+    let (rank, new): (&mut [u32], &mut [u32]) = if n <= SCAN_MAX {
+        (&mut rank_buf, &mut new_buf)
+    } else {
+        (rank_vec, new_vec) = (vec![NO; n], vec![0u32; n]); // only direct calls (tests)
+        (&mut rank_vec, &mut new_vec)
+    };
+    let look = |a: u32, b: u32| model.rank((a, b)).unwrap_or((NO, 0));
+    for i in 0..n - 1 {
+        (rank[i], new[i]) = look(s[i], s[i + 1]);
+    }
     loop {
-        let mut best: Option<(u32, usize, u32)> = None; // (rank, position, new id)
-        for i in 0..s.len().saturating_sub(1) {
-            if let Some((rank, new)) = model.rank((s[i], s[i + 1])) {
-                if best.is_none_or(|b| rank < b.0) {
-                    best = Some((rank, i, new));
-                }
+        let (mut best, mut at) = (NO, 0);
+        for (i, &r) in rank[..n - 1].iter().enumerate() {
+            if r < best {
+                (best, at) = (r, i); // strict: the leftmost among equal ranks
             }
         }
-        let Some((_, i, new)) = best else { return };
-        s[i] = new;
-        s.remove(i + 1);
+        if best == NO {
+            break;
+        }
+        s[at] = new[at];
+        s.copy_within(at + 2..n, at + 1);
+        if at + 2 < n - 1 {
+            rank.copy_within(at + 2..n - 1, at + 1);
+            new.copy_within(at + 2..n - 1, at + 1);
+        }
+        n -= 1;
+        if at > 0 {
+            (rank[at - 1], new[at - 1]) = look(s[at - 1], s[at]);
+        }
+        if at + 1 < n {
+            (rank[at], new[at]) = look(s[at], s[at + 1]);
+        } else {
+            rank[at] = NO;
+        }
+        if n < 2 {
+            break;
+        }
     }
+    s.truncate(n);
 }
 
 fn merge_buckets(s: &mut Vec<u32>, model: &Model) {
