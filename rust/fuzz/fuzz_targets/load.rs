@@ -57,7 +57,10 @@ fuzz_target!(|data: &[u8]| {
     let tok = Tokenizer::new(model);
     let n = tok.model().len() as i64;
     let ids = tok.encode("Hello [MASK] world, \u{e9}\u{301}\u{1F600}\n\t12", true);
-    assert!(ids.iter().all(|&i| (i as i64) < n), "encode gave an id outside the vocabulary");
+    assert!(
+        ids.iter().all(|&i| (i as i64) < n),
+        "encode gave an id outside the vocabulary"
+    );
     let all: Vec<i64> = (0..n.min(5000)).collect();
     tok.decode(&all).expect("every id below vocab_size decodes");
     assert!(tok.decode(&[n]).is_err());

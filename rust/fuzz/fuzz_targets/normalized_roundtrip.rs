@@ -43,18 +43,28 @@ fn tokenizer(k: u8) -> &'static Tokenizer {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&knob, rest)) = data.split_first() else { return };
+    let Some((&knob, rest)) = data.split_first() else {
+        return;
+    };
     let k = knob % 12;
     let (norm, tok) = (normalizer(k), tokenizer(k));
     assert_eq!(tok.model().normalizer(), norm);
     let text = String::from_utf8_lossy(rest);
     let once = norm.apply(&text).into_owned();
-    assert_eq!(norm.apply(&once), once, "normalising is not idempotent for {norm:?}");
+    assert_eq!(
+        norm.apply(&once),
+        once,
+        "normalising is not idempotent for {norm:?}"
+    );
     let ids = tok.encode(&text, false);
     let wide: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
     let got = String::from_utf8(tok.decode(&wide).expect("ids from encode decode")).unwrap();
     assert_eq!(got, once.replace('\u{2581}', " "), "{norm:?}");
-    assert_eq!(tok.encode(&got, false), ids, "re-encoding decoded text, {norm:?}");
+    assert_eq!(
+        tok.encode(&got, false),
+        ids,
+        "re-encoding decoded text, {norm:?}"
+    );
     let n = tok.model().len() as u32;
     assert!(tok.encode(&text, true).iter().all(|&i| i < n));
 });

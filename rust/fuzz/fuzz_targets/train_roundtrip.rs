@@ -13,7 +13,9 @@ use _fastbpe::Tokenizer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&knob, rest)) = data.split_first() else { return };
+    let Some((&knob, rest)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(rest);
     let lines: Vec<&str> = text.split('\n').collect();
     let byte_fallback = knob & 1 == 1;
@@ -21,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
         vocab_size: [1, 5, 40, 262, 300, 400, 1000, 100_000][(knob >> 1 & 7) as usize],
         min_frequency: [1, 1, 2, 3][(knob >> 4 & 3) as usize],
         byte_fallback,
-        limit_alphabet: if knob >> 6 == 3 { Some((knob & 7) as usize) } else { None },
+        limit_alphabet: if knob >> 6 == 3 {
+            Some((knob & 7) as usize)
+        } else {
+            None
+        },
         ..TrainConfig::default()
     };
     let mut counts = WordCounts::new();
