@@ -389,7 +389,8 @@ def resume_config(cfg: PretrainConfig, given: set[str], out: Path) -> tuple[Pret
                             "or start a new run with another --out")
     checkpoint = latest_checkpoint(out / "checkpoints")
     if checkpoint is None:
-        raise PretrainError(f"nothing to resume: {out / 'checkpoints'} holds no complete checkpoint")
+        raise PretrainError(f"nothing to resume: {out / 'checkpoints'} holds no complete checkpoint (the "
+                            f"run stopped before its first one); delete {out} and start again")
     from .train_checkpoint import read_state
 
     stored_fp = read_state(checkpoint).get("fingerprint", {})
