@@ -345,3 +345,11 @@ def test_saving_a_tokenizer_under_a_file_is_an_oserror(tok, tmp_path):
 def test_pretrain_settings_out_of_range(corpus, tmp_path, option, value):
     expect_exit(pretrain_args(corpus, tmp_path / "run", option, value), option)
     assert not (tmp_path / "run").exists()  # a fresh run directory is not left behind
+
+
+def test_resuming_a_run_killed_before_its_first_checkpoint(corpus, tmp_path):
+    out = tmp_path / "run"
+    pretrain.main(pretrain_args(corpus, out, "--max-steps", "1"))
+    shutil.rmtree(out / "checkpoints")  # as if killed before the first checkpoint was complete
+    expect_exit(["--out", str(out), "--resume", "--no-progress"], "nothing to resume",
+                "before its first one", f"delete {out}")
