@@ -241,12 +241,14 @@ def main() -> None:
     root = prepare(corpus, args.vocab_size)
     common = ["--corpus", str(corpus), "--root", str(root), "--encode-mb", str(args.encode_mb),
               "--doc-lines", str(args.doc_lines)]
-    docs = load_docs(corpus, args.encode_mb, args.doc_lines)
-    mb = sum(len(d.encode()) for d in docs) / 1e6
-    print(f"# bench_encode: {mb:.1f} MB of {corpus} in {len(docs)} documents of "
+    # Not load_docs here: the parent's peak RSS would be inherited by every worker's
+    # ru_maxrss across fork+exec. The slice file holds exactly the documents' bytes.
+    data = slice_corpus(corpus, args.encode_mb).read_bytes()
+    mb, ndocs = len(data) / 1e6, -(-data.count(b"\n") // args.doc_lines)
+    del data
+    print(f"# bench_encode: {mb:.1f} MB of {corpus} in {ndocs} documents of "
           f"{args.doc_lines} lines, vocab {args.vocab_size}, threads {args.threads}, "
           f"{args.repeat} round(s); {machine_line()}", flush=True)
-    del docs
     samples: dict = {}
     for rnd in range(args.repeat):
         for threads in args.threads:

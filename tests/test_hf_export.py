@@ -176,3 +176,21 @@ def test_rejects_inconsistent_input():
         build_tokenizer_json(["[UNK]", "a"], [("a", "a")], ["[UNK]"])
     with pytest.raises(ValueError, match="special token"):
         build_tokenizer_json(["[UNK]", "a"], [], ["[UNK]", "[MASK]"])
+
+
+# ---- Tokenizer.save writes tokenizer.json; load reads the fastbpe files -----------------
+
+
+@pytest.mark.skipif(not hasattr(fastbpe, "Tokenizer"), reason="Rust core not built")
+def test_save_writes_tokenizer_json_that_hf_loads(corpus, tmp_path):
+    tok = fastbpe.Tokenizer.train(corpus, 800, byte_fallback=True, show_progress=False)
+    tok.save(tmp_path)
+    text = TURKISH + SPECIALS + MIXED + EMOJI + "\u4e00\u9fff"
+    hf = tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert hf.encode(text, add_special_tokens=False).ids == tok.encode(text)
+    assert json.loads((tmp_path / "tokenizer.json").read_text("utf-8")) == json.loads(
+        to_hf_tokenizer_json(tok))
+    # tokenizer.json is derived output: load reads vocab.json, merges.txt and fastbpe.json,
+    # so a directory without it (or with a foreign one) loads the same tokenizer.
+    (tmp_path / "tokenizer.json").unlink()
+    assert fastbpe.Tokenizer.load(tmp_path).encode(text) == tok.encode(text)
