@@ -116,6 +116,32 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, min_size: int 
     return batches
 
 
+GROUP_BATCHES = 50  # length grouping sorts within runs of this many batches
+
+
+def length_grouped_batches(lengths: list[int] | torch.Tensor, batch_size: int, seed: int, epoch: int,
+                           min_size: int = 1) -> list[list[int]]:
+    """Like epoch_batches, but sequences of similar length share a batch (line-by-line data):
+    the shuffled order is cut into runs of GROUP_BATCHES batches, each run is sorted by length
+    (longest first) and cut into batches, and the batches are shuffled again. Padding columns
+    past a batch's longest sequence are then cut off (see _trim_padding), so little compute
+    goes to [PAD]. A pure function of (seed, epoch), the same on every rank."""
+    lengths = torch.as_tensor(lengths)
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(len(lengths), generator=g)
+    run = batch_size * GROUP_BATCHES
+    batches: list[list[int]] = []
+    for i in range(0, len(order), run):
+        chunk = order[i:i + run]
+        chunk = chunk[torch.argsort(lengths[chunk], descending=True, stable=True)].tolist()
+        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    small = [b for b in batches if len(b) < batch_size]  # at most one per run: keep them last
+    full = [b for b in batches if len(b) == batch_size]
+    full = [full[i] for i in torch.randperm(len(full), generator=g).tolist()]
+    batches = full + [b for b in small if len(b) >= min_size]
+    return batches
+
+
 class Trainer:
     def __init__(self, model: torch.nn.Module, train_set: torch.utils.data.Dataset,
                  val_set: torch.utils.data.Dataset | None, collator: MLMCollator,
@@ -133,7 +159,8 @@ class Trainer:
         self.optimizer = model.configure_optimizers(settings.weight_decay, settings.lr)
         W = dist_env.world_size
         self.global_batch = settings.batch_size * W  # settings.batch_size is per rank
-        self.batches_per_epoch = len(train_set) // self.global_batch + (len(train_set) % self.global_batch >= W)
+        self.lengths = _sequence_lengths(train_set)  # line by line: group similar lengths
+        self.batches_per_epoch = len(self._epoch_batches(epoch=0))
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / settings.grad_accum)
         total = settings.epochs * self.steps_per_epoch
         if settings.max_steps is not None:
@@ -241,8 +268,7 @@ class Trainer:
         stop_reason = self._stop_reason() if self.step else None  # a resumed, finished run
         try:
             while stop_reason is None and self.epoch < s.epochs:
-                batches = epoch_batches(len(self.train_set), self.global_batch, s.seed, self.epoch,
-                                        min_size=self.env.world_size)
+                batches = self._epoch_batches()
                 loader = DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
                                     collate_fn=stack_examples, num_workers=s.num_workers,
                                     pin_memory=self.device.type == "cuda",
@@ -295,6 +321,14 @@ class Trainer:
         if stop_reason != "interrupted":
             result["eval"] = self._eval_row()
         return result
+
+    def _epoch_batches(self, epoch: int | None = None) -> list[list[int]]:
+        epoch = self.epoch if epoch is None else epoch
+        if self.lengths is not None:
+            return length_grouped_batches(self.lengths, self.global_batch, self.s.seed, epoch,
+                                          min_size=self.env.world_size)
+        return epoch_batches(len(self.train_set), self.global_batch, self.s.seed, epoch,
+                             min_size=self.env.world_size)
 
     def _forward_backward(self, batch: dict[str, torch.Tensor], accumulated: int) -> tuple[float, int, int]:
         batch = self.collator.mask_batch(batch)  # the global batch: the same masks on every rank
@@ -531,3 +565,12 @@ def _trim_padding(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if bool(mask.all()):
         batch = {k: v for k, v in batch.items() if k != "attention_mask"}
     return batch
+
+
+def _sequence_lengths(dataset: Any) -> torch.Tensor | None:
+    """Real tokens per sequence of a line-by-line MLMDataset ([CLS] and [SEP] included); None for
+    packed windows (all full but the last) and other datasets."""
+    if not getattr(dataset, "line_by_line", False) or not hasattr(dataset, "split"):
+        return None
+    offsets = torch.from_numpy(dataset.split.offsets.astype("int64"))
+    return torch.clamp(offsets[1:] - offsets[:-1] - 1, max=dataset.body) + 2
