@@ -33,8 +33,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (CACHE, SPECIALS, default_corpus, emit, machine_line,  # noqa: E402
-                     print_table, run_worker, slice_corpus, summarize)
+from _common import (
+    CACHE,
+    SPECIALS,
+    default_corpus,
+    emit,
+    machine_line,
+    print_table,
+    run_worker,
+    slice_corpus,
+    summarize,
+)
 
 LIBS = ["fastbpe", "gigatoken", "tiktoken", "hf", "sentencepiece"]
 MARKER = "\u2581"
@@ -100,7 +109,7 @@ def bytes_to_unicode() -> dict[int, str]:
 
 def byte_level_json(vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]) -> str:
     b2u = bytes_to_unicode()
-    enc = lambda bs: "".join(b2u[b] for b in bs)  # noqa: E731
+    enc = lambda bs: "".join(b2u[b] for b in bs)
     model_vocab, added = {}, []
     for i, tok in sorted(vocab.items()):
         if tok.decode("utf-8", "replace") in SPECIALS and i >= 256:
@@ -133,7 +142,7 @@ def tiktoken_encoding(fastbpe_dir: Path):
     vocab = json.loads((fastbpe_dir / "vocab.json").read_text(encoding="utf-8"))
     lines = (fastbpe_dir / "merges.txt").read_text(encoding="utf-8").split("\n")[1:]
     merges = [ln.split(" ") for ln in lines if ln]
-    raw = lambda s: s.replace(MARKER, " ").encode()  # noqa: E731
+    raw = lambda s: s.replace(MARKER, " ").encode()
     ranks = {bytes([b]): b for b in range(256)}
     alphabet = [t for t, i in sorted(vocab.items(), key=lambda kv: kv[1])
                 if len(t) == 1 and t not in SPECIALS]
@@ -203,7 +212,6 @@ def worker(args) -> None:
 def parity(root: Path, docs: list[str]) -> dict:
     """fastbpe ids vs the HF export (must be equal) and vs tiktoken over the same ranks."""
     import tokenizers
-
     from fastbpe import Tokenizer
 
     tok = Tokenizer.load(root / "fastbpe")

@@ -20,13 +20,12 @@ import pytest
 
 tokenizers = pytest.importorskip("tokenizers")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import fastbpe  # noqa: E402
-from fastbpe import reference  # noqa: E402
-from fastbpe.hf_export import build_tokenizer_json, to_hf_tokenizer_json  # noqa: E402
-from fastbpe.reference import ReferenceTokenizer  # noqa: E402
+import fastbpe
+from fastbpe import reference
+from fastbpe.hf_export import build_tokenizer_json, to_hf_tokenizer_json
+from fastbpe.reference import ReferenceTokenizer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200"))
 MARKER = "\u2581"
