@@ -64,13 +64,15 @@ def slice_corpus(corpus: Path, megabytes: float) -> Path:
 def thread_env(threads: int) -> dict[str, str]:
     """Environment that pins every library's thread pool to `threads`."""
     env = dict(os.environ)
-    env.update({
-        "RAYON_NUM_THREADS": str(threads),  # fastbpe, gigatoken (rayon global pool)
-        "RAYON_RS_NUM_CPUS": str(threads),  # HuggingFace tokenizers
-        "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false",
-        "OMP_NUM_THREADS": str(threads),
-        "BENCH_THREADS": str(threads),  # read by workers for explicit num_threads arguments
-    })
+    env.update(
+        {
+            "RAYON_NUM_THREADS": str(threads),  # fastbpe, gigatoken (rayon global pool)
+            "RAYON_RS_NUM_CPUS": str(threads),  # HuggingFace tokenizers
+            "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false",
+            "OMP_NUM_THREADS": str(threads),
+            "BENCH_THREADS": str(threads),  # read by workers for explicit num_threads arguments
+        }
+    )
     return env
 
 
@@ -112,8 +114,14 @@ def emit(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
-def summarize(samples: dict, names: list[str], threads: list[int], value: str,
-              higher_is_better: bool, base: str = "fastbpe") -> list[list[str]]:
+def summarize(
+    samples: dict,
+    names: list[str],
+    threads: list[int],
+    value: str,
+    higher_is_better: bool,
+    base: str = "fastbpe",
+) -> list[list[str]]:
     """Rows of a table: best of the repeats per (name, threads), ratio vs `base`.
 
     The ratio is always "how many times better fastbpe is": peer time / fastbpe time for
@@ -140,24 +148,38 @@ def summarize(samples: dict, names: list[str], threads: list[int], value: str,
             if len(ok) > 1:
                 vals = [r[value] for r in ok]
                 spread = f"n={len(ok)} median {statistics.median(vals):.2f}"
-            rows.append([name, str(t), f"{best['seconds']:.2f}", f"{best['mb_s']:.1f}",
-                         f"{best['cpu_s']:.1f}", f"{max(r['peak_rss_mb'] for r in ok):.0f}",
-                         ratio, (best.get("note", "") + " " + spread).strip()])
+            rows.append(
+                [
+                    name,
+                    str(t),
+                    f"{best['seconds']:.2f}",
+                    f"{best['mb_s']:.1f}",
+                    f"{best['cpu_s']:.1f}",
+                    f"{max(r['peak_rss_mb'] for r in ok):.0f}",
+                    ratio,
+                    (best.get("note", "") + " " + spread).strip(),
+                ]
+            )
     return rows
 
 
 def pick(runs: list[dict], value: str, higher_is_better: bool):
     if not runs:
         return None
-    return max(runs, key=lambda r: r[value]) if higher_is_better else min(runs, key=lambda r: r[value])
+    return (
+        max(runs, key=lambda r: r[value]) if higher_is_better else min(runs, key=lambda r: r[value])
+    )
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table (printed and returned, so that it can be pasted in README.md)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = [f"### {title}", "",
-             "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for r in rows:
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
     text = "\n".join(lines) + "\n"
@@ -168,5 +190,7 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> str:
 def machine_line() -> str:
     import platform
 
-    return (f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python "
-            f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python "
+        f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start"
+    )

@@ -48,14 +48,16 @@ from _common import (
 LIBS = ["fastbpe", "gigatoken", "tiktoken", "hf", "sentencepiece"]
 MARKER = "\u2581"
 # docs/tokenizer.md section 2 for raw text: a plain space where fastbpe has the marker.
-TIKTOKEN_PATTERN = (r" ?[\p{L}\p{M}]+| ?\p{N}+| ?[^\p{White_Space}\p{Cc}\p{L}\p{M}\p{N}]+"
-                    r"| +(?![^\p{White_Space}\p{Cc}])|(?s:.)")
+TIKTOKEN_PATTERN = (
+    r" ?[\p{L}\p{M}]+| ?\p{N}+| ?[^\p{White_Space}\p{Cc}\p{L}\p{M}\p{N}]+"
+    r"| +(?![^\p{White_Space}\p{Cc}])|(?s:.)"
+)
 
 
 def load_docs(corpus: Path, megabytes: float, doc_lines: int) -> list[str]:
     text = slice_corpus(corpus, megabytes).read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
-    return ["".join(lines[i:i + doc_lines]) for i in range(0, len(lines), doc_lines)]
+    return ["".join(lines[i : i + doc_lines]) for i in range(0, len(lines), doc_lines)]
 
 
 # ---- vocabularies (prepared in the parent, cached) -------------------------------------------
@@ -85,12 +87,20 @@ def prepare(corpus: Path, vocab_size: int) -> Path:
         import sentencepiece as spm
 
         spm.SentencePieceTrainer.train(
-            input=str(slice_corpus(corpus, 20)), model_prefix=str(root / "spm"),
-            model_type="bpe", vocab_size=vocab_size, character_coverage=1.0,
-            input_sentence_size=0, max_sentence_length=1 << 16, minloglevel=2,
+            input=str(slice_corpus(corpus, 20)),
+            model_prefix=str(root / "spm"),
+            model_type="bpe",
+            vocab_size=vocab_size,
+            character_coverage=1.0,
+            input_sentence_size=0,
+            max_sentence_length=1 << 16,
+            minloglevel=2,
             num_threads=os.cpu_count() or 1,
-            user_defined_symbols=[s for s in SPECIALS if s != "[UNK]"], unk_piece="[UNK]",
-            bos_id=-1, eos_id=-1)
+            user_defined_symbols=[s for s in SPECIALS if s != "[UNK]"],
+            unk_piece="[UNK]",
+            bos_id=-1,
+            eos_id=-1,
+        )
     return root
 
 
@@ -109,28 +119,58 @@ def bytes_to_unicode() -> dict[int, str]:
 
 def byte_level_json(vocab: dict[int, bytes], merges: list[tuple[bytes, bytes]]) -> str:
     b2u = bytes_to_unicode()
-    enc = lambda bs: "".join(b2u[b] for b in bs)
+
+    def enc(bs: bytes) -> str:
+        return "".join(b2u[b] for b in bs)
+
     model_vocab, added = {}, []
     for i, tok in sorted(vocab.items()):
         if tok.decode("utf-8", "replace") in SPECIALS and i >= 256:
-            added.append({"id": i, "content": tok.decode(), "single_word": False,
-                          "lstrip": False, "rstrip": False, "normalized": False,
-                          "special": True})
+            added.append(
+                {
+                    "id": i,
+                    "content": tok.decode(),
+                    "single_word": False,
+                    "lstrip": False,
+                    "rstrip": False,
+                    "normalized": False,
+                    "special": True,
+                }
+            )
             model_vocab[tok.decode()] = i
         else:
             model_vocab[enc(tok)] = i
     data = {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
         "normalizer": None,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
-                          "use_regex": True},
+        "pre_tokenizer": {
+            "type": "ByteLevel",
+            "add_prefix_space": False,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
         "post_processor": None,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
-                    "use_regex": True},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None,
-                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
-                  "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-                  "vocab": model_vocab, "merges": [[enc(a), enc(b)] for a, b in merges]},
+        "decoder": {
+            "type": "ByteLevel",
+            "add_prefix_space": False,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": model_vocab,
+            "merges": [[enc(a), enc(b)] for a, b in merges],
+        },
     }
     return json.dumps(data, ensure_ascii=False)
 
@@ -142,10 +182,16 @@ def tiktoken_encoding(fastbpe_dir: Path):
     vocab = json.loads((fastbpe_dir / "vocab.json").read_text(encoding="utf-8"))
     lines = (fastbpe_dir / "merges.txt").read_text(encoding="utf-8").split("\n")[1:]
     merges = [ln.split(" ") for ln in lines if ln]
-    raw = lambda s: s.replace(MARKER, " ").encode()
+
+    def raw(s: str) -> bytes:
+        return s.replace(MARKER, " ").encode()
+
     ranks = {bytes([b]): b for b in range(256)}
-    alphabet = [t for t, i in sorted(vocab.items(), key=lambda kv: kv[1])
-                if len(t) == 1 and t not in SPECIALS]
+    alphabet = [
+        t
+        for t, i in sorted(vocab.items(), key=lambda kv: kv[1])
+        if len(t) == 1 and t not in SPECIALS
+    ]
     for ch in alphabet:  # partial UTF-8 sequences, so that every character can be formed
         bs = raw(ch)
         for k in range(2, len(bs) + 1):
@@ -157,8 +203,9 @@ def tiktoken_encoding(fastbpe_dir: Path):
         r = ranks.get(raw(tok))
         if r is not None and tok not in SPECIALS:
             to_id[r] = i
-    enc = tiktoken.Encoding("fastbpe", pat_str=TIKTOKEN_PATTERN, mergeable_ranks=ranks,
-                            special_tokens={})
+    enc = tiktoken.Encoding(
+        "fastbpe", pat_str=TIKTOKEN_PATTERN, mergeable_ranks=ranks, special_tokens={}
+    )
     return enc, to_id
 
 
@@ -217,8 +264,7 @@ def parity(root: Path, docs: list[str]) -> dict:
     tok = Tokenizer.load(root / "fastbpe")
     ours = [tok.encode(d) for d in docs]
     hf = tokenizers.Tokenizer.from_file(str(root / "fastbpe" / "tokenizer.json"))
-    hf_same = sum(e.ids == o for e, o in zip(hf.encode_batch(docs, add_special_tokens=False),
-                                             ours))
+    hf_same = sum(e.ids == o for e, o in zip(hf.encode_batch(docs, add_special_tokens=False), ours))
     enc, to_id = tiktoken_encoding(root / "fastbpe")
     tt = [[to_id.get(r, -1) for r in enc.encode_ordinary(d.replace(MARKER, " "))] for d in docs]
     tt_same = sum(a == o for a, o in zip(tt, ours))
@@ -247,16 +293,27 @@ def main() -> None:
 
     corpus = (args.corpus or default_corpus()).expanduser().resolve()
     root = prepare(corpus, args.vocab_size)
-    common = ["--corpus", str(corpus), "--root", str(root), "--encode-mb", str(args.encode_mb),
-              "--doc-lines", str(args.doc_lines)]
+    common = [
+        "--corpus",
+        str(corpus),
+        "--root",
+        str(root),
+        "--encode-mb",
+        str(args.encode_mb),
+        "--doc-lines",
+        str(args.doc_lines),
+    ]
     # Not load_docs here: the parent's peak RSS would be inherited by every worker's
     # ru_maxrss across fork+exec. The slice file holds exactly the documents' bytes.
     data = slice_corpus(corpus, args.encode_mb).read_bytes()
     mb, ndocs = len(data) / 1e6, -(-data.count(b"\n") // args.doc_lines)
     del data
-    print(f"# bench_encode: {mb:.1f} MB of {corpus} in {ndocs} documents of "
-          f"{args.doc_lines} lines, vocab {args.vocab_size}, threads {args.threads}, "
-          f"{args.repeat} round(s); {machine_line()}", flush=True)
+    print(
+        f"# bench_encode: {mb:.1f} MB of {corpus} in {ndocs} documents of "
+        f"{args.doc_lines} lines, vocab {args.vocab_size}, threads {args.threads}, "
+        f"{args.repeat} round(s); {machine_line()}",
+        flush=True,
+    )
     samples: dict = {}
     for rnd in range(args.repeat):
         for threads in args.threads:
@@ -264,26 +321,37 @@ def main() -> None:
             for lib in order:
                 r = run_worker(__file__, ["--lib", lib, *common], threads, args.timeout)
                 samples.setdefault((lib, threads), []).append(r)
-                shown = r.get("error") or (f"{r['mb_s']:.1f} MB/s, {r['peak_rss_mb']:.0f} MB, "
-                                          f"cpu {r['cpu_s']:.1f} s")
+                shown = r.get("error") or (
+                    f"{r['mb_s']:.1f} MB/s, {r['peak_rss_mb']:.0f} MB, cpu {r['cpu_s']:.1f} s"
+                )
                 print(f"  round {rnd + 1} threads {threads} {lib:14s} {shown}", flush=True)
-    header = ["library", "threads", "seconds", "MB/s", "cpu s", "peak RSS MB", "vs fastbpe",
-              "note"]
+    header = ["library", "threads", "seconds", "MB/s", "cpu s", "peak RSS MB", "vs fastbpe", "note"]
     rows = summarize(samples, args.libs, args.threads, "mb_s", higher_is_better=True)
-    print_table(f"Encoding {mb:.0f} MB ({args.doc_lines}-line documents), vocab "
-                f"{args.vocab_size}", header, rows)
+    print_table(
+        f"Encoding {mb:.0f} MB ({args.doc_lines}-line documents), vocab {args.vocab_size}",
+        header,
+        rows,
+    )
     for lib in args.libs:
-        best = {t: max((r["mb_s"] for r in samples.get((lib, t), []) if "error" not in r),
-                       default=None) for t in args.threads}
+        best = {
+            t: max((r["mb_s"] for r in samples.get((lib, t), []) if "error" not in r), default=None)
+            for t in args.threads
+        }
         if len(best) > 1 and None not in best.values():
             t0, *rest = args.threads
-            print(f"{lib}: " + ", ".join(f"{t} threads {best[t] / best[t0]:.2f}x of {t0}"
-                                         for t in rest))
+            print(
+                f"{lib}: "
+                + ", ".join(f"{t} threads {best[t] / best[t0]:.2f}x of {t0}" for t in rest)
+            )
     if "fastbpe" in args.libs:
         r = run_worker(__file__, ["--lib", "parity", *common], 1, args.timeout)
-        print(f"ids on the first {r.get('docs')} documents: HF export identical in "
-              f"{r.get('hf_identical')}, tiktoken (same ranks) identical in "
-              f"{r.get('tiktoken_identical')}" if "error" not in r else r["error"])
+        print(
+            f"ids on the first {r.get('docs')} documents: HF export identical in "
+            f"{r.get('hf_identical')}, tiktoken (same ranks) identical in "
+            f"{r.get('tiktoken_identical')}"
+            if "error" not in r
+            else r["error"]
+        )
 
 
 if __name__ == "__main__":

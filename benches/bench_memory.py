@@ -64,8 +64,9 @@ def run_child(args: list[str], threads: int | None) -> dict:
     env = dict(os.environ)
     if threads:
         env["RAYON_NUM_THREADS"] = str(threads)
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, *args], stdout=subprocess.PIPE,
-                            env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, *args], stdout=subprocess.PIPE, env=env, text=True
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -87,12 +88,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     a = p.parse_args(argv)
     if not a.corpus.is_file():
-        raise SystemExit(f"no corpus at {a.corpus} (build it with bash /work/shared/corpus/build.sh "
-                         "or pass --corpus)")
+        raise SystemExit(
+            f"no corpus at {a.corpus} (build it with bash /work/shared/corpus/build.sh "
+            "or pass --corpus)"
+        )
     base = run_child(["-"], a.threads)
-    print(f"baseline (python + import fastbpe): peak RSS {base['peak_rss_mib']:.0f} MiB", flush=True)
-    print(f"{'corpus MB':>10} {'peak RSS MiB':>13} {'minus base':>11} {'RSS/corpus':>11} "
-          f"{'seconds':>8} {'MB/s':>7} {'merges':>7}", flush=True)
+    print(
+        f"baseline (python + import fastbpe): peak RSS {base['peak_rss_mib']:.0f} MiB", flush=True
+    )
+    print(
+        f"{'corpus MB':>10} {'peak RSS MiB':>13} {'minus base':>11} {'RSS/corpus':>11} "
+        f"{'seconds':>8} {'MB/s':>7} {'merges':>7}",
+        flush=True,
+    )
     rows = []
     for mb in a.sizes_mb:
         with tempfile.TemporaryDirectory(dir=a.tmp) as d:
@@ -101,15 +109,26 @@ def main(argv: list[str] | None = None) -> list[dict]:
             size = build_corpus(a.corpus, int(mb * 1e6), path)
             made = time.perf_counter() - t0
             r = run_child([str(path), str(a.vocab_size)], a.threads)
-        r.update(corpus_bytes=size, build_seconds=round(made, 1),
-                 rss_minus_base_mib=r["peak_rss_mib"] - base["peak_rss_mib"])
+        r.update(
+            corpus_bytes=size,
+            build_seconds=round(made, 1),
+            rss_minus_base_mib=r["peak_rss_mib"] - base["peak_rss_mib"],
+        )
         rows.append(r)
-        print(f"{size / 1e6:>10.0f} {r['peak_rss_mib']:>13.0f} {r['rss_minus_base_mib']:>11.0f} "
-              f"{r['peak_rss_mib'] * 1048576 / size:>11.3f} {r['seconds']:>8.1f} "
-              f"{size / 1e6 / r['seconds']:>7.1f} {r['merges']:>7}", flush=True)
+        print(
+            f"{size / 1e6:>10.0f} {r['peak_rss_mib']:>13.0f} {r['rss_minus_base_mib']:>11.0f} "
+            f"{r['peak_rss_mib'] * 1048576 / size:>11.3f} {r['seconds']:>8.1f} "
+            f"{size / 1e6 / r['seconds']:>7.1f} {r['merges']:>7}",
+            flush=True,
+        )
     if a.json:
-        a.json.write_text(json.dumps({"baseline": base, "runs": rows, "vocab_size": a.vocab_size,
-                                      "threads": a.threads}, indent=2) + "\n")
+        a.json.write_text(
+            json.dumps(
+                {"baseline": base, "runs": rows, "vocab_size": a.vocab_size, "threads": a.threads},
+                indent=2,
+            )
+            + "\n"
+        )
     return rows
 
 

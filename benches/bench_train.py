@@ -68,14 +68,16 @@ def train_hf(corpus: Path, vocab_size: int, split: bool) -> tuple[float, int]:
 
     tok = Tokenizer(models.BPE(unk_token="[UNK]"))
     if split:
-        tok.normalizer = normalizers.Sequence([normalizers.NFC(),
-                                               normalizers.Replace(" ", "\u2581")])
+        tok.normalizer = normalizers.Sequence(
+            [normalizers.NFC(), normalizers.Replace(" ", "\u2581")]
+        )
         tok.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKENIZER_PATTERN), "isolated")
     else:
         tok.normalizer = normalizers.NFC()
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2,
-                                  special_tokens=SPECIALS, show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIALS, show_progress=False
+    )
     t0 = time.perf_counter()
     tok.train([str(corpus)], trainer)
     return time.perf_counter() - t0, tok.get_vocab_size()
@@ -96,11 +98,20 @@ def train_sentencepiece(corpus: Path, vocab_size: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_prefix=f"{d}/spm", model_type="bpe",
-            vocab_size=vocab_size, num_threads=threads, character_coverage=1.0,
-            input_sentence_size=0, max_sentence_length=1 << 16, minloglevel=2,
-            user_defined_symbols=[s for s in SPECIALS if s != "[UNK]"], unk_piece="[UNK]",
-            bos_id=-1, eos_id=-1)
+            input=str(corpus),
+            model_prefix=f"{d}/spm",
+            model_type="bpe",
+            vocab_size=vocab_size,
+            num_threads=threads,
+            character_coverage=1.0,
+            input_sentence_size=0,
+            max_sentence_length=1 << 16,
+            minloglevel=2,
+            user_defined_symbols=[s for s in SPECIALS if s != "[UNK]"],
+            unk_piece="[UNK]",
+            bos_id=-1,
+            eos_id=-1,
+        )
         seconds = time.perf_counter() - t0
         sp = spm.SentencePieceProcessor(model_file=f"{d}/spm.model")
         return seconds, sp.get_piece_size()
@@ -146,8 +157,12 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="rounds of alternated runs")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--libs", nargs="+", default=LIBS, choices=LIBS)
-    p.add_argument("--ref-mb", type=float, default=1.0,
-                   help="slice for the Rust-vs-reference ratio (0 to skip)")
+    p.add_argument(
+        "--ref-mb",
+        type=float,
+        default=1.0,
+        help="slice for the Rust-vs-reference ratio (0 to skip)",
+    )
     p.add_argument("--ref-vocab-size", type=int, default=4000)
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None, help="also write all samples here")
@@ -159,22 +174,28 @@ def main() -> None:
 
     corpus = (args.corpus or default_corpus()).expanduser().resolve()
     mb = corpus.stat().st_size / 1e6
-    print(f"# bench_train: {corpus} ({mb:.1f} MB), vocab {args.vocab_size}, threads "
-          f"{args.threads}, {args.repeat} round(s); {machine_line()}", flush=True)
+    print(
+        f"# bench_train: {corpus} ({mb:.1f} MB), vocab {args.vocab_size}, threads "
+        f"{args.threads}, {args.repeat} round(s); {machine_line()}",
+        flush=True,
+    )
     samples: dict = {}
     for rnd in range(args.repeat):
         for threads in args.threads:
             order = args.libs if rnd % 2 == 0 else args.libs[::-1]  # alternate the order too
             for lib in order:
-                r = run_worker(__file__, ["--lib", lib, "--corpus", str(corpus),
-                                          "--vocab-size", str(args.vocab_size)], threads,
-                               args.timeout)
+                r = run_worker(
+                    __file__,
+                    ["--lib", lib, "--corpus", str(corpus), "--vocab-size", str(args.vocab_size)],
+                    threads,
+                    args.timeout,
+                )
                 samples.setdefault((lib, threads), []).append(r)
-                shown = r.get("error") or (f"{r['seconds']:.2f} s, {r['peak_rss_mb']:.0f} MB, "
-                                          f"cpu {r['cpu_s']:.1f} s")
+                shown = r.get("error") or (
+                    f"{r['seconds']:.2f} s, {r['peak_rss_mb']:.0f} MB, cpu {r['cpu_s']:.1f} s"
+                )
                 print(f"  round {rnd + 1} threads {threads} {lib:14s} {shown}", flush=True)
-    header = ["library", "threads", "seconds", "MB/s", "cpu s", "peak RSS MB", "vs fastbpe",
-              "note"]
+    header = ["library", "threads", "seconds", "MB/s", "cpu s", "peak RSS MB", "vs fastbpe", "note"]
     rows = summarize(samples, args.libs, args.threads, "seconds", higher_is_better=False)
     print_table(f"Training {args.vocab_size} on {corpus.name} ({mb:.0f} MB)", header, rows)
     for t in args.threads[1:]:
@@ -187,15 +208,36 @@ def main() -> None:
     if args.ref_mb > 0 and "fastbpe" in args.libs:
         small = slice_corpus(corpus, args.ref_mb)
         ref = {}
-        for rnd in range(args.repeat):
+        for _ in range(args.repeat):
             for lib in ("fastbpe", "reference"):
-                ref.setdefault(lib, []).append(run_worker(
-                    __file__, ["--lib", lib, "--corpus", str(small),
-                               "--vocab-size", str(args.ref_vocab_size)], 1, args.timeout))
-        rows = summarize({(k, 1): v for k, v in ref.items()}, ["fastbpe", "reference"], [1],
-                         "seconds", higher_is_better=False)
-        print_table(f"Rust vs pure-Python reference: vocab {args.ref_vocab_size} on the first "
-                    f"{small.stat().st_size / 1e6:.1f} MB, 1 thread", header, rows)
+                ref.setdefault(lib, []).append(
+                    run_worker(
+                        __file__,
+                        [
+                            "--lib",
+                            lib,
+                            "--corpus",
+                            str(small),
+                            "--vocab-size",
+                            str(args.ref_vocab_size),
+                        ],
+                        1,
+                        args.timeout,
+                    )
+                )
+        rows = summarize(
+            {(k, 1): v for k, v in ref.items()},
+            ["fastbpe", "reference"],
+            [1],
+            "seconds",
+            higher_is_better=False,
+        )
+        print_table(
+            f"Rust vs pure-Python reference: vocab {args.ref_vocab_size} on the first "
+            f"{small.stat().st_size / 1e6:.1f} MB, 1 thread",
+            header,
+            rows,
+        )
         try:
             print("parity on this slice:", merges_equal(small, args.ref_vocab_size))
         except (ImportError, ValueError, OSError, RuntimeError) as e:  # report, keep the table
@@ -203,8 +245,9 @@ def main() -> None:
     if args.json:
         import json
 
-        args.json.write_text(json.dumps({f"{k[0]}@{k[1]}": v for k, v in samples.items()},
-                                        indent=1))
+        args.json.write_text(
+            json.dumps({f"{k[0]}@{k[1]}": v for k, v in samples.items()}, indent=1)
+        )
 
 
 if __name__ == "__main__":

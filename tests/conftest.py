@@ -18,7 +18,9 @@ MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "20"))
 SLOW_EXAMPLES = int(os.environ.get("HYPOTHESIS_SLOW_EXAMPLES", "300"))
 
 settings.register_profile(
-    "fastbpe", max_examples=MAX_EXAMPLES, deadline=None,
+    "fastbpe",
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("fastbpe")
@@ -29,7 +31,9 @@ def pytest_configure(config):
     # deprecated mypy_extensions.TypedDict; with filterwarnings=error that turned the failure
     # into an INTERNALERROR that hides the counterexample.
     config.addinivalue_line(
-        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
+    )
+
 
 # Characters assigned in Python's Unicode database (category != Cn), no surrogates: the
 # Rust crates may know a newer Unicode version, which classifies unassigned ones differently.

@@ -68,8 +68,22 @@ def turkish_text(min_chars: int = 60_000, seed: int = 0) -> str:
     return "".join(parts)
 
 
-DOC_MODULES = ["os", "re", "json", "collections", "itertools", "functools", "pathlib",
-               "subprocess", "argparse", "unittest", "typing", "string", "textwrap", "heapq"]
+DOC_MODULES = [
+    "os",
+    "re",
+    "json",
+    "collections",
+    "itertools",
+    "functools",
+    "pathlib",
+    "subprocess",
+    "argparse",
+    "unittest",
+    "typing",
+    "string",
+    "textwrap",
+    "heapq",
+]
 
 
 def docstrings() -> str:

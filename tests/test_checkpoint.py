@@ -8,8 +8,15 @@ import torch
 from bertmlm import BertConfig, BertForMaskedLM, BertModel
 from safetensors.torch import load_file, save_file
 
-SMALL = dict(vocab_size=97, hidden_size=96, num_hidden_layers=2, num_attention_heads=3,
-             intermediate_size=160, max_position_embeddings=40, type_vocab_size=3)
+SMALL = dict(
+    vocab_size=97,
+    hidden_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=3,
+    intermediate_size=160,
+    max_position_embeddings=40,
+    type_vocab_size=3,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -44,16 +51,35 @@ def hf_transformers():
 
 def test_config_defaults_presets_and_validation():
     assert BertConfig().to_dict() == dict(
-        vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-        intermediate_size=3072, hidden_act="gelu", hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1, max_position_embeddings=512, type_vocab_size=2,
-        initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=0)
+        vocab_size=30522,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        initializer_range=0.02,
+        layer_norm_eps=1e-12,
+        pad_token_id=0,
+    )
     tiny = BertConfig.preset("tiny", vocab_size=1000)
-    assert (tiny.hidden_size, tiny.num_hidden_layers, tiny.num_attention_heads, tiny.intermediate_size,
-            tiny.vocab_size) == (128, 2, 2, 512, 1000)
+    assert (
+        tiny.hidden_size,
+        tiny.num_hidden_layers,
+        tiny.num_attention_heads,
+        tiny.intermediate_size,
+        tiny.vocab_size,
+    ) == (128, 2, 2, 512, 1000)
     small = BertConfig.preset("small")
-    assert (small.hidden_size, small.num_hidden_layers, small.num_attention_heads,
-            small.intermediate_size) == (256, 4, 4, 1024)
+    assert (
+        small.hidden_size,
+        small.num_hidden_layers,
+        small.num_attention_heads,
+        small.intermediate_size,
+    ) == (256, 4, 4, 1024)
     assert BertConfig.preset("base") == BertConfig()
     with pytest.raises(ValueError, match="unknown preset"):
         BertConfig.preset("huge")
@@ -77,7 +103,10 @@ def test_config_json_round_trip_and_transformers_keys(tmp_path):
     assert BertConfig.load(tmp_path) == cfg == BertConfig.load(path)
     assert BertConfig.from_dict(cfg.to_dict()) == cfg
     # unknown keys (transformers writes many) are ignored; architecture-changing ones are refused
-    assert BertConfig.from_dict({**cfg.to_dict(), "classifier_dropout": None, "use_cache": True}) == cfg
+    assert (
+        BertConfig.from_dict({**cfg.to_dict(), "classifier_dropout": None, "use_cache": True})
+        == cfg
+    )
     with pytest.raises(ValueError, match="model_type"):
         BertConfig.from_dict({"model_type": "roberta"})
     with pytest.raises(ValueError, match="position_embedding_type"):
@@ -115,7 +144,9 @@ def test_save_load_round_trip_keeps_ties(tmp_path):
     assert loaded.cls.predictions.decoder.weight is loaded.bert.embeddings.word_embeddings.weight
     assert loaded.cls.predictions.decoder.bias is loaded.cls.predictions.bias
     with torch.no_grad():
-        assert torch.equal(loaded(ids, attention_mask=mask).logits, model(ids, attention_mask=mask).logits)
+        assert torch.equal(
+            loaded(ids, attention_mask=mask).logits, model(ids, attention_mask=mask).logits
+        )
     # the model that was saved is still tied
     assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
 
@@ -127,9 +158,16 @@ def test_transformers_loads_our_directory_with_same_logits(tmp_path):
     hf, info = transformers.BertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     hf.eval()
-    assert hf.cls.predictions.decoder.weight.data_ptr() == hf.bert.embeddings.word_embeddings.weight.data_ptr()
+    assert (
+        hf.cls.predictions.decoder.weight.data_ptr()
+        == hf.bert.embeddings.word_embeddings.weight.data_ptr()
+    )
     with torch.no_grad():
-        diff = (hf(input_ids=ids, attention_mask=mask).logits - model(ids, attention_mask=mask).logits).abs().max()
+        diff = (
+            (hf(input_ids=ids, attention_mask=mask).logits - model(ids, attention_mask=mask).logits)
+            .abs()
+            .max()
+        )
     assert diff <= 1e-5
 
 
@@ -158,7 +196,9 @@ def test_bert_model_round_trip_and_pooler_auto(tmp_path):
         partial = BertForMaskedLM.from_pretrained(tmp_path, strict=False)
     messages = " ".join(str(w.message) for w in record)
     assert "left freshly initialised" in messages and "pooler.dense.weight" in messages
-    assert torch.equal(partial.bert.embeddings.word_embeddings.weight, base.embeddings.word_embeddings.weight)
+    assert torch.equal(
+        partial.bert.embeddings.word_embeddings.weight, base.embeddings.word_embeddings.weight
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,7 +221,9 @@ def test_loads_transformers_directory(tmp_path):
 def test_loads_bin_with_extras_and_reports_them(tmp_path):
     transformers = hf_transformers()
     torch.manual_seed(0)
-    hf = transformers.BertForPreTraining(transformers.BertConfig(**SMALL)).eval()  # pooler + NSP head
+    hf = transformers.BertForPreTraining(
+        transformers.BertConfig(**SMALL)
+    ).eval()  # pooler + NSP head
     state = dict(hf.state_dict())
     state["bert.embeddings.position_ids"] = torch.arange(SMALL["max_position_embeddings"])[None]
     # a TF-converted LayerNorm name
@@ -190,9 +232,15 @@ def test_loads_bin_with_extras_and_reports_them(tmp_path):
     torch.save(state, tmp_path / "pytorch_model.bin")
     with pytest.warns(UserWarning, match="ignored 4 checkpoint weights") as record:
         model, info = BertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
-    assert sorted(info["unexpected_keys"]) == ["bert.pooler.dense.bias", "bert.pooler.dense.weight",
-                                               "cls.seq_relationship.bias", "cls.seq_relationship.weight"]
-    assert info["ignored_buffers"] == ["bert.embeddings.position_ids"] and info["missing_keys"] == []
+    assert sorted(info["unexpected_keys"]) == [
+        "bert.pooler.dense.bias",
+        "bert.pooler.dense.weight",
+        "cls.seq_relationship.bias",
+        "cls.seq_relationship.weight",
+    ]
+    assert (
+        info["ignored_buffers"] == ["bert.embeddings.position_ids"] and info["missing_keys"] == []
+    )
     assert len(record) == 1
     ids = torch.randint(0, 97, (2, 9))
     with torch.no_grad():
@@ -211,7 +259,10 @@ class _Evil:
 def test_malicious_pickle_is_refused(tmp_path):
     BertConfig(**SMALL).save(tmp_path)
     marker = tmp_path / "pwned"
-    torch.save({"bert.embeddings.word_embeddings.weight": _Evil(str(marker))}, tmp_path / "pytorch_model.bin")
+    torch.save(
+        {"bert.embeddings.word_embeddings.weight": _Evil(str(marker))},
+        tmp_path / "pytorch_model.bin",
+    )
     with pytest.raises(ValueError, match="refused to load"):
         BertForMaskedLM.from_pretrained(tmp_path)
     assert not marker.exists()
@@ -223,7 +274,9 @@ def test_shape_mismatch_names_the_key_and_missing_files(tmp_path):
     state = load_file(tmp_path / "model.safetensors")
     state["bert.encoder.layer.1.intermediate.dense.weight"] = torch.zeros(7, 96)
     save_file(state, tmp_path / "model.safetensors")
-    with pytest.raises(ValueError, match=r"bert\.encoder\.layer\.1\.intermediate\.dense\.weight.*\(7, 96\)"):
+    with pytest.raises(
+        ValueError, match=r"bert\.encoder\.layer\.1\.intermediate\.dense\.weight.*\(7, 96\)"
+    ):
         BertForMaskedLM.from_pretrained(tmp_path)
     os.remove(tmp_path / "model.safetensors")
     with pytest.raises(FileNotFoundError, match="no weights"):
@@ -240,4 +293,6 @@ def test_untied_decoder_in_checkpoint_is_reported(tmp_path):
     save_file(state, tmp_path / "model.safetensors")
     with pytest.warns(UserWarning, match="untied"):
         loaded = BertForMaskedLM.from_pretrained(tmp_path)
-    assert torch.equal(loaded.bert.embeddings.word_embeddings.weight, model.bert.embeddings.word_embeddings.weight)
+    assert torch.equal(
+        loaded.bert.embeddings.word_embeddings.weight, model.bert.embeddings.word_embeddings.weight
+    )

@@ -28,7 +28,7 @@ def test_statistics_over_many_tokens():
     for step in range(20):
         ids, am = make_batch(seed=step)
         out, labels = coll.mask_tokens(ids, am)
-        special = (ids < 5)
+        special = ids < 5
         assert not (labels[special] != IGNORE_INDEX).any(), "a special or pad token was selected"
         assert (out[special] == ids[special]).all(), "a special or pad token was changed"
         sel = labels != IGNORE_INDEX
@@ -51,8 +51,16 @@ def test_statistics_over_many_tokens():
 
 
 def test_configurable_probabilities():
-    coll = MLMCollator(V, SPECIALS, MASK, PAD, mlm_probability=0.4, mask_replace_prob=0.5,
-                       random_replace_prob=0.5, seed=3)
+    coll = MLMCollator(
+        V,
+        SPECIALS,
+        MASK,
+        PAD,
+        mlm_probability=0.4,
+        mask_replace_prob=0.5,
+        random_replace_prob=0.5,
+        seed=3,
+    )
     ids, am = make_batch(batch=128, seed=9)
     out, labels = coll.mask_tokens(ids, am)
     sel = labels != IGNORE_INDEX
@@ -89,8 +97,13 @@ def test_fresh_masks_yet_reproducible_and_resumable():
 
 def test_call_stacks_examples_and_keeps_inputs():
     coll = MLMCollator(V, SPECIALS, MASK, PAD, seed=0)
-    ex = [{"input_ids": torch.tensor([CLS, 7, 8, 9, SEP, PAD]),
-           "attention_mask": torch.tensor([1, 1, 1, 1, 1, 0])} for _ in range(3)]
+    ex = [
+        {
+            "input_ids": torch.tensor([CLS, 7, 8, 9, SEP, PAD]),
+            "attention_mask": torch.tensor([1, 1, 1, 1, 1, 0]),
+        }
+        for _ in range(3)
+    ]
     before = ex[0]["input_ids"].clone()
     batch = coll(ex)
     assert set(batch) >= {"input_ids", "attention_mask", "token_type_ids", "labels"}
@@ -141,11 +154,14 @@ def test_from_tokenizer_ids():
     assert coll.normal_ids.tolist() == [5, 6]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mlm_probability": 0.0}, "mlm_probability"),
-    ({"mask_replace_prob": 0.9, "random_replace_prob": 0.2}, "sum to at most 1"),
-    ({"whole_word": True}, "from_tokenizer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mlm_probability": 0.0}, "mlm_probability"),
+        ({"mask_replace_prob": 0.9, "random_replace_prob": 0.2}, "sum to at most 1"),
+        ({"whole_word": True}, "from_tokenizer"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MLMCollator(V, SPECIALS, MASK, PAD, **kwargs)

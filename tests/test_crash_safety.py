@@ -37,18 +37,25 @@ VERBS = ["sees", "likes", "chases", "finds"]
 
 def write_corpus(path: Path) -> Path:
     rng = random.Random(0)
-    paras = [" ".join(f"the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
-                      for _ in range(rng.randint(2, 5))) for _ in range(200)]
+    paras = [
+        " ".join(
+            f"the {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            for _ in range(rng.randint(2, 5))
+        )
+        for _ in range(200)
+    ]
     path.write_text("\n\n".join(paras) + "\n")
     return path
 
 
 # The child pins itself to one CPU, then runs `python -m bertmlm.pretrain` (no preexec_fn: the
 # test process has threads).
-PINNED = ("import os, runpy\n"
-          "if hasattr(os, 'sched_setaffinity'):\n"
-          "    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-          "runpy.run_module('bertmlm.pretrain', run_name='__main__', alter_sys=True)\n")
+PINNED = (
+    "import os, runpy\n"
+    "if hasattr(os, 'sched_setaffinity'):\n"
+    "    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+    "runpy.run_module('bertmlm.pretrain', run_name='__main__', alter_sys=True)\n"
+)
 
 
 class Runner:
@@ -60,12 +67,40 @@ class Runner:
         if resume:
             args = ["--out", str(out), "--resume", "--no-progress"]
         else:
-            args = ["--corpus", str(self.corpus), "--out", str(out), "--vocab-size", "80",
-                    "--max-length", "16", "--batch-size", "4", "--log-every", "1",
-                    "--eval-every", "0", "--checkpoint-every", "1", "--max-steps", str(STEPS),
-                    "--epochs", "100", "--device", "cpu", "--seed", "5", "--no-progress"]
-        return subprocess.Popen([sys.executable, "-c", PINNED, *args], env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            args = [
+                "--corpus",
+                str(self.corpus),
+                "--out",
+                str(out),
+                "--vocab-size",
+                "80",
+                "--max-length",
+                "16",
+                "--batch-size",
+                "4",
+                "--log-every",
+                "1",
+                "--eval-every",
+                "0",
+                "--checkpoint-every",
+                "1",
+                "--max-steps",
+                str(STEPS),
+                "--epochs",
+                "100",
+                "--device",
+                "cpu",
+                "--seed",
+                "5",
+                "--no-progress",
+            ]
+        return subprocess.Popen(
+            [sys.executable, "-c", PINNED, *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
@@ -98,13 +133,17 @@ def wait_for(proc: subprocess.Popen, cond, timeout: float = 300) -> bool:
 
 def writing_checkpoint(root: Path, after_step: int):
     """True while a checkpoint later than `after_step` is being written (its temp dir exists)."""
+
     def cond() -> bool:
         try:
             names = os.listdir(root)
         except FileNotFoundError:
             return False
-        return any(m and int(m.group(1)) > after_step
-                   for m in (re.fullmatch(r"\.step-(\d+)\.tmp", n) for n in names))
+        return any(
+            m and int(m.group(1)) > after_step
+            for m in (re.fullmatch(r"\.step-(\d+)\.tmp", n) for n in names)
+        )
+
     return cond
 
 
@@ -123,8 +162,16 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     ckpts = out / "checkpoints"
     # first run: killed once its first checkpoint is complete and a later one is being written
     proc = runner.start(out, resume=False)
-    modes = ["checkpoint-write", "random", "checkpoint-write", "random", "latest-pointer",
-             "random", "checkpoint-write", "after-last-step"]
+    modes = [
+        "checkpoint-write",
+        "random",
+        "checkpoint-write",
+        "random",
+        "latest-pointer",
+        "random",
+        "checkpoint-write",
+        "after-last-step",
+    ]
     kills, during_write, resumed_from, log = 0, 0, [], []
     last_step = 1  # the first kill comes after checkpoint 1 is complete
 
@@ -132,6 +179,7 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         def cond() -> bool:
             ckpt = latest_checkpoint(ckpts)
             return ckpt is not None and int(ckpt.name[5:]) >= n
+
         return cond
 
     for mode in modes:
@@ -179,11 +227,22 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     assert resumed_from == sorted(resumed_from), resumed_from
     # the continued run equals the uninterrupted one
     got, want = train_rows(out), train_rows(full)
-    assert got == want, (resumed_from, [r for r in got if r not in want], [r for r in want if r not in got], len(got), len(want))
-    a, b = load_file(full / "model" / "model.safetensors"), load_file(out / "model" / "model.safetensors")
+    assert got == want, (
+        resumed_from,
+        [r for r in got if r not in want],
+        [r for r in want if r not in got],
+        len(got),
+        len(want),
+    )
+    a, b = (
+        load_file(full / "model" / "model.safetensors"),
+        load_file(out / "model" / "model.safetensors"),
+    )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     sa, sb = (json.loads((d / "summary.json").read_text()) for d in (full, out))
     for key in ("steps", "tokens_seen", "val_loss", "val_acc", "first_loss"):
         assert sa[key] == sb[key], key
     assert sb["steps"] == STEPS
-    print(f"{kills} kills ({during_write} during a checkpoint write), resumed at steps {resumed_from}")
+    print(
+        f"{kills} kills ({during_write} during a checkpoint write), resumed at steps {resumed_from}"
+    )

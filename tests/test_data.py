@@ -46,15 +46,28 @@ def test_iter_documents_formats(tmp_path):
     (tmp_path / "a.txt").write_text("first para\nline two\n\n\nsecond para\n")
     with gzip.open(tmp_path / "b.txt.gz", "wt") as f:
         f.write("zipped doc\n")
-    (tmp_path / "c.jsonl").write_text(json.dumps({"text": "json one"}) + "\n\n" +
-                                      json.dumps({"text": "json two\nmore"}) + "\n")
+    (tmp_path / "c.jsonl").write_text(
+        json.dumps({"text": "json one"}) + "\n\n" + json.dumps({"text": "json two\nmore"}) + "\n"
+    )
     (tmp_path / "ignored.csv").write_text("x,y\n")
     files = resolve_corpus([tmp_path])
     assert [f.name for f in files] == ["a.txt", "b.txt.gz", "c.jsonl"]
-    assert list(iter_documents(files)) == ["first para\nline two", "second para", "zipped doc",
-                                           "json one", "json two\nmore"]
-    assert list(iter_documents(files, unit="line")) == ["first para", "line two", "second para",
-                                                        "zipped doc", "json one", "json two", "more"]
+    assert list(iter_documents(files)) == [
+        "first para\nline two",
+        "second para",
+        "zipped doc",
+        "json one",
+        "json two\nmore",
+    ]
+    assert list(iter_documents(files, unit="line")) == [
+        "first para",
+        "line two",
+        "second para",
+        "zipped doc",
+        "json one",
+        "json two",
+        "more",
+    ]
     assert resolve_corpus([str(tmp_path / "*.jsonl")]) == [tmp_path / "c.jsonl"]
 
 
@@ -89,7 +102,8 @@ def test_clean_docstring_keeps_prose_drops_code():
     """
     assert clean_docstring(doc) == [
         "Return the thing that this function computes for you.",
-        "This paragraph is real prose, written over two lines, and it is kept."]
+        "This paragraph is real prose, written over two lines, and it is kept.",
+    ]
 
 
 def test_held_out_is_an_even_fraction():
@@ -99,7 +113,7 @@ def test_held_out_is_an_even_fraction():
 
 
 def docs(n=60):
-    return [("doc %d " % i).replace("0", "a") + "abc " * (i % 7 + 1) for i in range(n)]
+    return [f"doc {i} ".replace("0", "a") + "abc " * (i % 7 + 1) for i in range(n)]
 
 
 def test_prepare_shards_split_dtype_and_cache(tmp_path):
@@ -111,8 +125,10 @@ def test_prepare_shards_split_dtype_and_cache(tmp_path):
     # each document is followed by [SEP] and the offsets point at document starts
     t, o = shards.train.tokens, shards.train.offsets
     assert all(t[o[i + 1] - 1] == SEP for i in range(54))
-    assert list(t[o[0]:o[1] - 1]) == tok.encode(docs()[0])
-    assert list(shards.val.tokens[:shards.val.offsets[1] - 1]) == tok.encode(docs()[4])  # 0.1 -> docs 4, 14, ...
+    assert list(t[o[0] : o[1] - 1]) == tok.encode(docs()[0])
+    assert list(shards.val.tokens[: shards.val.offsets[1] - 1]) == tok.encode(
+        docs()[4]
+    )  # 0.1 -> docs 4, 14, ...
     calls = tok.calls
     again = prepare_shards(docs(), tok, d, val_fraction=0.1, progress=False)
     assert again.reused and tok.calls == calls, "unchanged corpus and tokenizer were re-tokenized"
@@ -141,9 +157,11 @@ def test_packed_windows_cover_the_stream(tmp_path):
         ids, am = item["input_ids"], item["attention_mask"]
         assert ids.dtype == torch.long and ids.shape == (16,)
         n = int(am.sum())
-        assert ids[0] == CLS and ids[n - 1] == SEP and (ids[n:] == PAD).all() and (am[:n] == 1).all()
+        assert (
+            ids[0] == CLS and ids[n - 1] == SEP and (ids[n:] == PAD).all() and (am[:n] == 1).all()
+        )
         assert (item["token_type_ids"] == 0).all()
-        bodies.extend(ids[1:n - 1].tolist())
+        bodies.extend(ids[1 : n - 1].tolist())
         if i < len(ds) - 1:
             assert n == 16, "only the last packed window may be padded"
     assert bodies == list(shards.train.tokens)
@@ -169,7 +187,9 @@ def test_line_by_line_trims_and_pads(tmp_path):
 def test_split_pickles_by_file_name(tmp_path):
     import pickle
 
-    shards = prepare_shards(docs(), CharTokenizer(), tmp_path / "s", val_fraction=0.0, progress=False)
+    shards = prepare_shards(
+        docs(), CharTokenizer(), tmp_path / "s", val_fraction=0.0, progress=False
+    )
     ds = MLMDataset(shards.train, 16, cls_id=CLS, sep_id=SEP, pad_id=PAD)
     blob = pickle.dumps(ds)
     assert len(blob) < 2000 < shards.train.num_tokens * 2, "the tokens were pickled"

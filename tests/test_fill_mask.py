@@ -15,17 +15,46 @@ def run_dir(tmp_path_factory):
     """A run trained for a few seconds on "the ADJ NOUN is here." sentences."""
     tmp = tmp_path_factory.mktemp("fill")
     rng = random.Random(0)
-    paras = [" ".join(f"the {rng.choice(['red', 'big', 'old'])} {rng.choice(NOUNS)} is here."
-                      for _ in range(4)) for _ in range(200)]
+    paras = [
+        " ".join(
+            f"the {rng.choice(['red', 'big', 'old'])} {rng.choice(NOUNS)} is here."
+            for _ in range(4)
+        )
+        for _ in range(200)
+    ]
     corpus = tmp / "corpus.txt"
     corpus.write_text("\n\n".join(paras) + "\n")
     out = tmp / "run"
     mp = pytest.MonkeyPatch()
     mp.setenv("BERTMLM_CACHE", str(tmp / "cache"))
     try:
-        pretrain.main(["--corpus", str(corpus), "--out", str(out), "--vocab-size", "80", "--max-length", "32",
-                       "--batch-size", "16", "--max-steps", "150", "--epochs", "30", "--lr", "3e-3", "--log-every", "1000",
-                       "--eval-every", "0", "--checkpoint-every", "0", "--no-progress"])
+        pretrain.main(
+            [
+                "--corpus",
+                str(corpus),
+                "--out",
+                str(out),
+                "--vocab-size",
+                "80",
+                "--max-length",
+                "32",
+                "--batch-size",
+                "16",
+                "--max-steps",
+                "150",
+                "--epochs",
+                "30",
+                "--lr",
+                "3e-3",
+                "--log-every",
+                "1000",
+                "--eval-every",
+                "0",
+                "--checkpoint-every",
+                "0",
+                "--no-progress",
+            ]
+        )
     finally:
         mp.undo()
     return out
@@ -54,15 +83,21 @@ def test_two_masks_and_model_dir(run_dir, capsys):
 def test_loads_in_transformers(run_dir):
     transformers = pytest.importorskip("transformers")
     model = transformers.BertForMaskedLM.from_pretrained(run_dir / "model")
-    assert model.config.vocab_size == json.loads((run_dir / "model" / "config.json").read_text())["vocab_size"]
+    assert (
+        model.config.vocab_size
+        == json.loads((run_dir / "model" / "config.json").read_text())["vocab_size"]
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "{run}", "no mask here"], "no [MASK]"),
-    (["--model", "{run}/nowhere", "a [MASK]"], "not a directory"),
-    (["--model", "{run}/tokenizer", "a [MASK]"], "no model"),
-    (["--model", "{run}", "--top-k", "0", "a [MASK]"], "--top-k"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "{run}", "no mask here"], "no [MASK]"),
+        (["--model", "{run}/nowhere", "a [MASK]"], "not a directory"),
+        (["--model", "{run}/tokenizer", "a [MASK]"], "no model"),
+        (["--model", "{run}", "--top-k", "0", "a [MASK]"], "--top-k"),
+    ],
+)
 def test_errors(run_dir, argv, message):
     with pytest.raises(SystemExit) as e:
         fill_mask.main([a.replace("{run}", str(run_dir)) for a in argv])

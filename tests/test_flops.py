@@ -11,8 +11,13 @@ from bertmlm.flops import (
 
 
 def test_bert_base_seq128_by_hand():
-    cfg = BertConfig(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                     intermediate_size=3072)
+    cfg = BertConfig(
+        vocab_size=30522,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
     # per layer: Q, K, V, out = 4 * 768^2 = 2,359,296; FFN = 2 * 768 * 3072 = 4,718,592
     # 12 layers: 12 * 7,077,888 = 84,934,656; head: 768^2 + 768 * 30522 = 589,824 + 23,440,896
     n = 84_934_656 + 589_824 + 23_440_896
@@ -28,7 +33,7 @@ def test_head_fraction_counts_the_head_only_where_it_runs():
     cfg = BertConfig.preset("small", vocab_size=1000)
     full = training_flops_per_token(cfg, 64)
     fast = training_flops_per_token(cfg, 64, head_fraction=0.15)
-    head = cfg.hidden_size ** 2 + cfg.hidden_size * cfg.vocab_size
+    head = cfg.hidden_size**2 + cfg.hidden_size * cfg.vocab_size
     assert full - fast == pytest.approx(6 * 0.85 * head)
 
 

@@ -16,26 +16,29 @@ import os
 import sys
 import unicodedata
 
-import pytest
-
-tokenizers = pytest.importorskip("tokenizers")
-
 import fastbpe
+import pytest
 from fastbpe import reference
 from fastbpe.hf_export import build_tokenizer_json, to_hf_tokenizer_json
 from fastbpe.reference import ReferenceTokenizer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+tokenizers = pytest.importorskip("tokenizers")
+
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200"))
 MARKER = "\u2581"
 
-TURKISH = ("İstanbul'da ılık bir sabah: Iğdır'dan gelen öğrenciler şarkı söylüyor, "
-           "ağaçların gölgesinde çay içiyorlardı. İĞNE, iğne; IŞIK, ışık; Şişli, Ümraniye.\n")
+TURKISH = (
+    "İstanbul'da ılık bir sabah: Iğdır'dan gelen öğrenciler şarkı söylüyor, "
+    "ağaçların gölgesinde çay içiyorlardı. İĞNE, iğne; IŞIK, ışık; Şişli, Ümraniye.\n"
+)
 CJK = "東京は日本の首都です。北京是中国的首都。서울은 한국의 수도입니다。"
 EMOJI = "ok 👍🏽 family 👨‍👩‍👧‍👦 flags 🇹🇷🇯🇵 heart ❤️ done."
-MIXED = ("a\tb\t\tc\n\nd\r\ne  f   g    h \u00a0i\u3000j\u2028k\x0bl\x85m "
-         "x\u200by e\u0301 n\u0303o \u2581\u2581 z   \n  \t ")
+MIXED = (
+    "a\tb\t\tc\n\nd\r\ne  f   g    h \u00a0i\u3000j\u2028k\x0bl\x85m "
+    "x\u200by e\u0301 n\u0303o \u2581\u2581 z   \n  \t "
+)
 SPECIALS = "The [MASK] is red.[SEP][CLS]x[UNK][PAD]y [MASK][MASK] [MA SK] [mask]"
 
 
@@ -57,17 +60,20 @@ def implementations():
         yield "rust"
 
 
-@pytest.fixture(scope="module", params=[
-    (impl, bf) for impl in implementations() for bf in (False, True)
-], ids=lambda p: f"{p[0]}-{'byte_fallback' if p[1] else 'unk'}")
+@pytest.fixture(
+    scope="module",
+    params=[(impl, bf) for impl in implementations() for bf in (False, True)],
+    ids=lambda p: f"{p[0]}-{'byte_fallback' if p[1] else 'unk'}",
+)
 def pair(request, corpus):
     """(fastbpe tokenizer, the tokenizers.Tokenizer built from its export)."""
     impl, byte_fallback = request.param
     if impl == "reference":
         tok = ReferenceTokenizer.train(corpus, 1200, byte_fallback=byte_fallback)
     else:
-        tok = fastbpe.Tokenizer.train(corpus, 1200, byte_fallback=byte_fallback,
-                                      show_progress=False)
+        tok = fastbpe.Tokenizer.train(
+            corpus, 1200, byte_fallback=byte_fallback, show_progress=False
+        )
     return tok, tokenizers.Tokenizer.from_str(to_hf_tokenizer_json(tok))
 
 
@@ -78,8 +84,9 @@ def hf_ids(hf, text: str) -> list[int]:
 # ---- real text -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["english", "turkish", "cjk", "emoji", "mixed", "specials",
-                                  "unseen"])
+@pytest.mark.parametrize(
+    "name", ["english", "turkish", "cjk", "emoji", "mixed", "specials", "unseen"]
+)
 def test_real_text(pair, name):
     tok, hf = pair
     text = {
@@ -109,8 +116,10 @@ def test_transformers_fast_tokenizer(pair, tmp_path):
     path.write_text(to_hf_tokenizer_json(tok), encoding="utf-8")
     text = TURKISH + SPECIALS + MIXED + EMOJI + english()[:5000]
     want = tok.encode(text)
-    for fast in (transformers.PreTrainedTokenizerFast(tokenizer_object=hf),
-                 transformers.PreTrainedTokenizerFast(tokenizer_file=str(path))):
+    for fast in (
+        transformers.PreTrainedTokenizerFast(tokenizer_object=hf),
+        transformers.PreTrainedTokenizerFast(tokenizer_file=str(path)),
+    ):
         assert fast.encode(text, add_special_tokens=False) == want
         assert fast(text, add_special_tokens=False)["input_ids"] == want
 
@@ -120,14 +129,42 @@ def test_transformers_fast_tokenizer(pair, tmp_path):
 # Assigned characters only (the doc: unassigned ones may classify differently between
 # Unicode versions), mixed with the pieces where the rules interact.
 assigned = st.characters(exclude_categories=("Cn", "Cs"))
-pieces = st.sampled_from([" ", "  ", MARKER, "\n", "\t", "\u00a0", "a", "e\u0301", "1", "!",
-                          "[MASK]", "[UNK]", "[CL", "S]", "İ", "ı", "ş", "ğ", "東", "👍",
-                          "\u200d", "the", " of", "▁the"])
+pieces = st.sampled_from(
+    [
+        " ",
+        "  ",
+        MARKER,
+        "\n",
+        "\t",
+        "\u00a0",
+        "a",
+        "e\u0301",
+        "1",
+        "!",
+        "[MASK]",
+        "[UNK]",
+        "[CL",
+        "S]",
+        "İ",
+        "ı",
+        "ş",
+        "ğ",
+        "東",
+        "👍",
+        "\u200d",
+        "the",
+        " of",
+        "▁the",
+    ]
+)
 texts = st.lists(st.one_of(assigned, pieces, assigned), max_size=60).map("".join)
 
 
-@settings(max_examples=MAX_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(text=texts)
 def test_random_text(pair, text):
     tok, hf = pair
@@ -138,8 +175,11 @@ def test_random_text(pair, text):
 
 
 def assigned_chars() -> list[str]:
-    return [chr(c) for c in range(sys.maxunicode + 1)
-            if unicodedata.category(chr(c)) not in ("Cn", "Cs")]
+    return [
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) not in ("Cn", "Cs")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +200,10 @@ def test_pretokenizer_every_code_point(hf_empty):
     want = reference.pretokenize(text)
     if got != want:  # name the first difference, not a 1.5-million-item diff
         i = next(i for i, (g, w) in enumerate(zip(got, want)) if g != w)
-        pytest.fail(f"word {i}: tokenizers {got[i]!r} vs reference {want[i]!r}; "
-                    f"context {want[max(0, i - 3):i + 3]!r}")
+        pytest.fail(
+            f"word {i}: tokenizers {got[i]!r} vs reference {want[i]!r}; "
+            f"context {want[max(0, i - 3) : i + 3]!r}"
+        )
 
 
 def test_normalizer_every_code_point(hf_empty):
@@ -188,7 +230,8 @@ def test_save_writes_tokenizer_json_that_hf_loads(corpus, tmp_path):
     hf = tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     assert hf.encode(text, add_special_tokens=False).ids == tok.encode(text)
     assert json.loads((tmp_path / "tokenizer.json").read_text("utf-8")) == json.loads(
-        to_hf_tokenizer_json(tok))
+        to_hf_tokenizer_json(tok)
+    )
     # tokenizer.json is derived output: load reads vocab.json, merges.txt and fastbpe.json,
     # so a directory without it (or with a foreign one) loads the same tokenizer.
     (tmp_path / "tokenizer.json").unlink()

@@ -16,15 +16,43 @@ ATOL = 1e-5
 
 # (name, config fields): odd head counts, one head, several activations, 3 token types
 CONFIGS = {
-    "h96x3": dict(vocab_size=97, hidden_size=96, num_hidden_layers=2, num_attention_heads=3,
-                  intermediate_size=160, max_position_embeddings=40, type_vocab_size=3),
-    "h64x4_tanh_gelu": dict(vocab_size=211, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
-                            intermediate_size=96, max_position_embeddings=24, hidden_act="gelu_new"),
-    "h30x5_relu": dict(vocab_size=50, hidden_size=30, num_hidden_layers=1, num_attention_heads=5,
-                       intermediate_size=40, max_position_embeddings=16, hidden_act="relu",
-                       pad_token_id=3, layer_norm_eps=1e-5),
-    "h32x1": dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=1,
-                  intermediate_size=64, max_position_embeddings=20),
+    "h96x3": dict(
+        vocab_size=97,
+        hidden_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=3,
+        intermediate_size=160,
+        max_position_embeddings=40,
+        type_vocab_size=3,
+    ),
+    "h64x4_tanh_gelu": dict(
+        vocab_size=211,
+        hidden_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=24,
+        hidden_act="gelu_new",
+    ),
+    "h30x5_relu": dict(
+        vocab_size=50,
+        hidden_size=30,
+        num_hidden_layers=1,
+        num_attention_heads=5,
+        intermediate_size=40,
+        max_position_embeddings=16,
+        hidden_act="relu",
+        pad_token_id=3,
+        layer_norm_eps=1e-5,
+    ),
+    "h32x1": dict(
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=1,
+        intermediate_size=64,
+        max_position_embeddings=20,
+    ),
 }
 
 
@@ -45,7 +73,7 @@ def hf_model(cfg: BertConfig, kind="mlm", attn="eager", pooler=True, seed=0):
     else:
         model = transformers.BertModel(hf_cfg, add_pooling_layer=pooler)
     with torch.no_grad():  # non-zero biases and LayerNorm params so the parity test sees them
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             if p.dim() == 1:
                 p.add_(torch.randn_like(p) * 0.1)
     return model.eval()
@@ -64,7 +92,7 @@ def make_batch(cfg: BertConfig, B=3, L=None, seed=1):
     ids = torch.randint(0, cfg.vocab_size, (B, L), generator=g)
     mask = torch.ones(B, L, dtype=torch.long)
     for b in range(1, B):  # row 0 unpadded, others padded to shorter lengths
-        mask[b, L - 2 * b - 1:] = 0
+        mask[b, L - 2 * b - 1 :] = 0
     types = torch.randint(0, cfg.type_vocab_size, (B, L), generator=g)
     labels = torch.where(torch.rand(B, L, generator=g) < 0.3, ids, torch.full_like(ids, -100))
     labels[mask == 0] = -100
@@ -98,7 +126,10 @@ def test_tied_weights_share_storage_after_init():
     assert model.cls.predictions.decoder.weight is emb
     assert model.cls.predictions.decoder.bias is model.cls.predictions.bias
     sd = model.state_dict()
-    assert sd["cls.predictions.decoder.weight"].data_ptr() == sd["bert.embeddings.word_embeddings.weight"].data_ptr()
+    assert (
+        sd["cls.predictions.decoder.weight"].data_ptr()
+        == sd["bert.embeddings.word_embeddings.weight"].data_ptr()
+    )
     # counted once
     assert model.num_parameters() == sum(p.numel() for p in model.parameters())
 
@@ -140,10 +171,22 @@ def test_mlm_forward_parity(name, attn):
     ids, mask, types, labels = make_batch(cfg)
     want_attn = attn == "eager"  # transformers' sdpa path cannot return attention weights
     with torch.no_grad():
-        ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels,
-                 output_hidden_states=True, output_attentions=want_attn)
-        out = ours(ids, attention_mask=mask, token_type_ids=types, labels=labels,
-                   output_hidden_states=True, output_attentions=want_attn)
+        ref = hf(
+            input_ids=ids,
+            attention_mask=mask,
+            token_type_ids=types,
+            labels=labels,
+            output_hidden_states=True,
+            output_attentions=want_attn,
+        )
+        out = ours(
+            ids,
+            attention_mask=mask,
+            token_type_ids=types,
+            labels=labels,
+            output_hidden_states=True,
+            output_attentions=want_attn,
+        )
     assert_close(out.logits, ref.logits, what="logits")
     assert_close(out.loss, ref.loss, what="loss")
     assert len(out.hidden_states) == len(ref.hidden_states) == cfg.num_hidden_layers + 1
@@ -169,11 +212,16 @@ def test_bert_model_parity_pooler_positions_and_embeds(attn, pooler):
     ids, mask, types, _ = make_batch(cfg, B=4, L=20)
     positions = torch.randint(0, cfg.max_position_embeddings, ids.shape)
     with torch.no_grad():
-        for kwargs in (dict(input_ids=ids), dict(input_ids=ids, attention_mask=mask, token_type_ids=types),
-                       dict(input_ids=ids, attention_mask=mask, position_ids=positions),
-                       dict(inputs_embeds=hf.embeddings.word_embeddings(ids), attention_mask=mask)):
+        for kwargs in (
+            dict(input_ids=ids),
+            dict(input_ids=ids, attention_mask=mask, token_type_ids=types),
+            dict(input_ids=ids, attention_mask=mask, position_ids=positions),
+            dict(inputs_embeds=hf.embeddings.word_embeddings(ids), attention_mask=mask),
+        ):
             ref, out = hf(**kwargs), ours(**kwargs)
-            assert_close(out.last_hidden_state, ref.last_hidden_state, what=f"sequence_output {list(kwargs)}")
+            assert_close(
+                out.last_hidden_state, ref.last_hidden_state, what=f"sequence_output {list(kwargs)}"
+            )
             if pooler:
                 assert_close(out.pooler_output, ref.pooler_output, what="pooler_output")
             else:
@@ -211,7 +259,7 @@ def test_head_mask_silences_a_head_like_zeroing_its_output_columns():
         assert torch.all(masked.attentions[0][:, 1] == 0)
         # reference: head 1 of layer 0 contributes nothing -> zero its input columns of the output dense
         D = cfg.hidden_size // cfg.num_attention_heads
-        model.bert.encoder.layer[0].attention.output.dense.weight[:, D:2 * D] = 0
+        model.bert.encoder.layer[0].attention.output.dense.weight[:, D : 2 * D] = 0
         ref = model(ids, attention_mask=mask).logits
     assert_close(masked.logits, ref, 1e-5, "head_mask vs zeroed columns")
     with pytest.raises(ValueError, match="head_mask must have shape"):
@@ -230,7 +278,9 @@ def test_gradient_parity(name, masked_only):
     ours = ours_from(hf, cfg).train()
     ids, mask, types, labels = make_batch(cfg)
     ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
-    out = ours(ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=masked_only)
+    out = ours(
+        ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=masked_only
+    )
     assert_close(out.loss, ref.loss, 1e-6, "loss")
     ref.loss.backward()
     out.loss.backward()
@@ -241,7 +291,9 @@ def test_gradient_parity(name, masked_only):
 
 
 def test_fast_path_in_training_gives_same_loss_and_labelled_rows():
-    cfg = BertConfig(**CONFIGS["h64x4_tanh_gelu"], hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    cfg = BertConfig(
+        **CONFIGS["h64x4_tanh_gelu"], hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+    )
     torch.manual_seed(0)
     model = BertForMaskedLM(cfg)
     ids, mask, types, labels = make_batch(cfg)
@@ -249,7 +301,9 @@ def test_fast_path_in_training_gives_same_loss_and_labelled_rows():
     with torch.no_grad():
         fast = model.train()(ids, attention_mask=mask, token_type_ids=types, labels=labels)
         full = model.eval()(ids, attention_mask=mask, token_type_ids=types, labels=labels)
-        forced = model(ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True)
+        forced = model(
+            ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True
+        )
     n = int(selected.sum())
     assert fast.logits.shape == (n, cfg.vocab_size) == forced.logits.shape
     assert full.logits.shape == (*ids.shape, cfg.vocab_size)
@@ -276,7 +330,9 @@ def test_loss_ignores_minus_100():
         one[0, 2] = ids[0, 2]
         single = model(ids, attention_mask=mask, labels=one).loss
         assert_close(single, F.cross_entropy(out.logits[0, 2:3], ids[0, 2:3]), 1e-6, "single label")
-        assert model(ids, attention_mask=mask, labels=torch.full_like(labels, -100)).loss.item() == 0.0
+        assert (
+            model(ids, attention_mask=mask, labels=torch.full_like(labels, -100)).loss.item() == 0.0
+        )
     # no labelled position: loss 0, still differentiable (transformers returns NaN here)
     model.train()
     loss = model(ids, labels=torch.full_like(labels, -100)).loss
@@ -295,22 +351,48 @@ def test_bad_inputs_raise_clear_errors():
     cases = [
         (dict(input_ids=torch.tensor([[1, cfg.vocab_size]])), ValueError, "input_ids contains 64"),
         (dict(input_ids=torch.tensor([[-1, 2]])), ValueError, "input_ids contains -1"),
-        (dict(input_ids=torch.zeros(1, cfg.max_position_embeddings + 1, dtype=torch.long)), ValueError,
-         "exceeds max_position_embeddings=20"),
-        (dict(input_ids=ids, attention_mask=torch.ones(2, 7)), ValueError, "attention_mask has shape"),
+        (
+            dict(input_ids=torch.zeros(1, cfg.max_position_embeddings + 1, dtype=torch.long)),
+            ValueError,
+            "exceeds max_position_embeddings=20",
+        ),
+        (
+            dict(input_ids=ids, attention_mask=torch.ones(2, 7)),
+            ValueError,
+            "attention_mask has shape",
+        ),
         (dict(input_ids=ids, attention_mask=torch.ones(8)), ValueError, "attention_mask has shape"),
-        (dict(input_ids=ids, token_type_ids=torch.zeros(2, 9, dtype=torch.long)), ValueError,
-         "token_type_ids has shape"),
-        (dict(input_ids=ids, token_type_ids=torch.full((2, 8), 2)), ValueError, "token_type_ids contains 2"),
-        (dict(input_ids=ids, position_ids=torch.full((2, 8), 20)), ValueError, "position_ids contains 20"),
+        (
+            dict(input_ids=ids, token_type_ids=torch.zeros(2, 9, dtype=torch.long)),
+            ValueError,
+            "token_type_ids has shape",
+        ),
+        (
+            dict(input_ids=ids, token_type_ids=torch.full((2, 8), 2)),
+            ValueError,
+            "token_type_ids contains 2",
+        ),
+        (
+            dict(input_ids=ids, position_ids=torch.full((2, 8), 20)),
+            ValueError,
+            "position_ids contains 20",
+        ),
         (dict(input_ids=ids.float()), TypeError, "integer tensor"),
         (dict(input_ids=ids[0]), ValueError, "input_ids must be"),
         (dict(), ValueError, "exactly one of input_ids or inputs_embeds"),
         (dict(input_ids=ids, inputs_embeds=torch.zeros(2, 8, 32)), ValueError, "exactly one"),
         (dict(inputs_embeds=torch.zeros(2, 8, 31)), ValueError, "inputs_embeds must be"),
-        (dict(input_ids=ids, labels=torch.full((2, 8), cfg.vocab_size)), ValueError, "labels contains 64"),
+        (
+            dict(input_ids=ids, labels=torch.full((2, 8), cfg.vocab_size)),
+            ValueError,
+            "labels contains 64",
+        ),
         (dict(input_ids=ids, labels=torch.full((2, 8), -5)), ValueError, "labels contains -5"),
-        (dict(input_ids=ids, labels=torch.zeros(2, 7, dtype=torch.long)), ValueError, "labels has shape"),
+        (
+            dict(input_ids=ids, labels=torch.zeros(2, 7, dtype=torch.long)),
+            ValueError,
+            "labels has shape",
+        ),
     ]
     for kwargs, exc, match in cases:
         with pytest.raises(exc, match=match):
@@ -368,9 +450,17 @@ def test_pruned_last_layer_equals_full_rows():
     ids, mask, types, labels = make_batch(cfg)
     selected = labels != -100
     with torch.no_grad():
-        pruned = model(ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True)
-        unpruned = model(ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True,
-                         output_hidden_states=True)
+        pruned = model(
+            ids, attention_mask=mask, token_type_ids=types, labels=labels, masked_only=True
+        )
+        unpruned = model(
+            ids,
+            attention_mask=mask,
+            token_type_ids=types,
+            labels=labels,
+            masked_only=True,
+            output_hidden_states=True,
+        )
         rows = model.bert(ids, mask, types, output_positions=selected).last_hidden_state
         full = model.bert(ids, mask, types).last_hidden_state
     assert_close(pruned.logits, unpruned.logits, 1e-5, "pruned vs unpruned logits")

@@ -8,10 +8,9 @@ import threading
 import time
 from importlib.metadata import version
 
+import fastbpe
 import numpy as np
 import pytest
-
-import fastbpe
 from fastbpe import Tokenizer, _fastbpe
 
 TEXTS = [

@@ -150,8 +150,7 @@ def test_parity_random_unicode(rust, texts, extra, min_frequency, byte_fallback,
 @pytest.mark.slow
 @settings(max_examples=SLOW_EXAMPLES)
 @given(**random_parity_args)
-def test_parity_random_unicode_many(rust, texts, extra, min_frequency, byte_fallback, limit,
-                                    probe):
+def test_parity_random_unicode_many(rust, texts, extra, min_frequency, byte_fallback, limit, probe):
     check_random_parity(rust, texts, extra, min_frequency, byte_fallback, limit, probe)
 
 
@@ -162,14 +161,19 @@ def corpora_with_specials(draw) -> tuple[list[str], list[str]]:
     texts = draw(corpora())
     text = "".join(texts) or "x"
     pieces = st.integers(0, len(text) - 1).flatmap(
-        lambda i: st.integers(1, 4).map(lambda n: text[i:i + n]))
+        lambda i: st.integers(1, 4).map(lambda n: text[i : i + n])
+    )
     extra = draw(st.lists(pieces, max_size=4, unique=True))
     specials = draw(st.permutations(["[UNK]"] + [e for e in extra if e != "[UNK]"]))
     return texts, specials
 
 
-@given(data=corpora_with_specials(), extra=st.integers(0, 40), byte_fallback=st.booleans(),
-       probe=st.text(ASSIGNED_CHARS, max_size=30))
+@given(
+    data=corpora_with_specials(),
+    extra=st.integers(0, 40),
+    byte_fallback=st.booleans(),
+    probe=st.text(ASSIGNED_CHARS, max_size=30),
+)
 def test_parity_random_special_tokens(rust, data, extra, byte_fallback, probe):
     texts, specials = data
     if not count_words(texts):
@@ -208,8 +212,9 @@ def check_extension_parity(rust, first, second, extra1, extra2, byte_fallback, l
     assert_same(ref_base, rust_base, first)
     fixed = set(ref_base.get_vocab())
     size2 = ref_base.vocab_size + len(new_alphabet(count_words(second), fixed, limit)) + extra2
-    ref = ReferenceTokenizer.train(second, size2, min_frequency=1, initial=ref_base,
-                                   limit_alphabet=limit)
+    ref = ReferenceTokenizer.train(
+        second, size2, min_frequency=1, initial=ref_base, limit_alphabet=limit
+    )
     tok = rust.train(second, size2, min_frequency=1, initial=rust_base, limit_alphabet=limit)
     assert_same(ref, tok, first + second)
     # extension keeps every old id and all old merges, as a prefix
@@ -219,8 +224,12 @@ def check_extension_parity(rust, first, second, extra1, extra2, byte_fallback, l
 
 
 extension_args = dict(
-    first=corpora(), second=corpora(), extra1=st.integers(0, 20), extra2=st.integers(0, 30),
-    byte_fallback=st.booleans(), limit=st.none() | st.integers(0, 5),
+    first=corpora(),
+    second=corpora(),
+    extra1=st.integers(0, 20),
+    extra2=st.integers(0, 30),
+    byte_fallback=st.booleans(),
+    limit=st.none() | st.integers(0, 5),
 )
 
 
@@ -261,8 +270,12 @@ TRAIN_SCRIPT = textwrap.dedent("""
 
 def train_in_subprocess(impl: str, out: Path, **env) -> dict[str, bytes]:
     tests_dir = str(Path(__file__).parent)
-    subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, impl, str(out), tests_dir],
-                   env={**os.environ, **env}, check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", TRAIN_SCRIPT, impl, str(out), tests_dir],
+        env={**os.environ, **env},
+        check=True,
+        timeout=300,
+    )
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
@@ -294,15 +307,21 @@ def code_point_lines(step: int) -> list[str]:
     to letters, to digits, to punctuation, and after a space."""
     import unicodedata
 
-    chars = [chr(c) for c in range(0, 0x110000, step)
-             if unicodedata.category(chr(c)) not in ("Cn", "Cs", "Co")]
+    chars = [
+        chr(c)
+        for c in range(0, 0x110000, step)
+        if unicodedata.category(chr(c)) not in ("Cn", "Cs", "Co")
+    ]
     return [f"x{c}x 1{c}1 !{c}! a {c}\n" for c in chars]
 
 
-@pytest.mark.parametrize("step", [
-    pytest.param(13, id="sample"),
-    pytest.param(1, id="all", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "step",
+    [
+        pytest.param(13, id="sample"),
+        pytest.param(1, id="all", marks=pytest.mark.slow),
+    ],
+)
 def test_parity_code_points(rust, step):
     # With no frequency floor and an unbounded vocabulary, every word becomes one token, so
     # equal vocabularies mean equal words for every character.
@@ -317,10 +336,12 @@ def test_parity_reused_id_from_files(impl, tmp_path):
     # the literal rule (one occurrence at a time, lowest rank first) differs from merging all
     # occurrences of a pair at once: a b c a b c -> a bc a bc -> abc a bc -> abca bc.
     tokens = DEFAULT_SPECIAL_TOKENS + ["a", "b", "c", "bc", "ab", "abc", "abca"]
-    (tmp_path / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}),
-                                         encoding="utf-8")
-    (tmp_path / "merges.txt").write_text("#version: 0.2\nb c\na b\nab c\nabc a\na bc\n",
-                                         encoding="utf-8")
+    (tmp_path / "vocab.json").write_text(
+        json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8"
+    )
+    (tmp_path / "merges.txt").write_text(
+        "#version: 0.2\nb c\na b\nab c\nabc a\na bc\n", encoding="utf-8"
+    )
     ReferenceTokenizer.train(["x"], 6, min_frequency=1).save(tmp_path / "cfg")
     (tmp_path / "fastbpe.json").write_bytes((tmp_path / "cfg" / "fastbpe.json").read_bytes())
     tok = impl.load(tmp_path)
@@ -337,13 +358,17 @@ def decode_pair():
     ref = ReferenceTokenizer.train(texts, 300, min_frequency=1, byte_fallback=True)
     from conftest import rust_tokenizer_class
 
-    tok = rust_tokenizer_class().train(texts, 300, min_frequency=1, byte_fallback=True,
-                                       show_progress=False)
+    tok = rust_tokenizer_class().train(
+        texts, 300, min_frequency=1, byte_fallback=True, show_progress=False
+    )
     return ref, tok
 
 
-@given(ids=st.lists(st.integers(0, 10**6) | st.sampled_from([5 + 0xE2, 5 + 0x96, 5 + 0x81]),
-                    max_size=30))
+@given(
+    ids=st.lists(
+        st.integers(0, 10**6) | st.sampled_from([5 + 0xE2, 5 + 0x96, 5 + 0x81]), max_size=30
+    )
+)
 def test_parity_decode_any_ids(decode_pair, ids):
     # Any id sequence, including byte tokens that spell `▁` (E2 96 81) or cut characters.
     ref, tok = decode_pair

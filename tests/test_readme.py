@@ -29,19 +29,33 @@ def test_readme_has_both_quick_start_commands():
 def test_readme_tour_runs(tmp_path):
     blocks = tour_blocks()
     assert [lang for lang, _ in blocks] == ["bash", "python"]
-    env = dict(os.environ, BERTMLM_CACHE=str(tmp_path / "cache"), MPLBACKEND="Agg",
-               PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ,
+        BERTMLM_CACHE=str(tmp_path / "cache"),
+        MPLBACKEND="Agg",
+        PYTHONWARNINGS="ignore",
+        TOKENIZERS_PARALLELISM="false",
+    )
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     for lang, code in blocks:
         if lang == "bash":
             cmd = ["bash", "-euo", "pipefail", "-c", code.replace("python ", f"{sys.executable} ")]
         else:
             cmd = [sys.executable, "-c", code]
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=600)
+        proc = subprocess.run(
+            cmd,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=600,
+        )
         if proc.returncode != 0:
-            pytest.fail(f"README {lang} block failed ({proc.returncode}):\n{code}\n"
-                        f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}")
+            pytest.fail(
+                f"README {lang} block failed ({proc.returncode}):\n{code}\n"
+                f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+            )
         out = proc.stdout + proc.stderr
         if lang == "bash":
             assert "▁split" in out  # the tokenizer's pieces were printed

@@ -16,8 +16,23 @@ TRAIN_TEXT = [TURKISH_SAMPLE, "The quick brown fox jumps over the lazy dog. 0123
 
 # Any text a user may pass: assigned characters (controls, emoji, all scripts), with extra
 # weight on spaces, markers, newlines and combining marks, which are the tricky ones.
-TRICKY = [" ", " ", "\u2581", "\n", "\t", "\r", "\u0301", "İ", "ı", "ş", "ğ", "👍", "\U0001f3fd",
-          "\u200d", "\x00"]
+TRICKY = [
+    " ",
+    " ",
+    "\u2581",
+    "\n",
+    "\t",
+    "\r",
+    "\u0301",
+    "İ",
+    "ı",
+    "ş",
+    "ğ",
+    "👍",
+    "\U0001f3fd",
+    "\u200d",
+    "\x00",
+]
 TEXTS = st.text(st.one_of(ASSIGNED_CHARS, st.sampled_from(TRICKY)), max_size=80)
 
 EXAMPLES = [
@@ -38,8 +53,10 @@ EXAMPLES = [
 def trained(request):
     """(tokenizer with byte fallback, tokenizer without), trained once per implementation."""
     impl = Impl(request.param)
-    return (impl.train(TRAIN_TEXT, 600, byte_fallback=True),
-            impl.train(TRAIN_TEXT, 400, byte_fallback=False))
+    return (
+        impl.train(TRAIN_TEXT, 600, byte_fallback=True),
+        impl.train(TRAIN_TEXT, 400, byte_fallback=False),
+    )
 
 
 def expected(text: str) -> str:
@@ -50,7 +67,8 @@ def expected_with_unk(tok, text: str) -> str:
     """What decode(encode(text)) gives without byte fallback: unknown characters -> [UNK]."""
     vocab = tok.get_vocab()
     return "".join(ch if ch in vocab else "[UNK]" for ch in normalize(text)).replace(
-        SPACE_MARKER, " ")
+        SPACE_MARKER, " "
+    )
 
 
 def check_roundtrip(trained, text: str) -> None:

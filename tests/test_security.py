@@ -22,8 +22,14 @@ import pytest
 import torch
 from bertmlm import BertConfig, BertForMaskedLM, pretrain
 
-TINY = dict(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-            intermediate_size=32, max_position_embeddings=64)
+TINY = dict(
+    vocab_size=40,
+    hidden_size=16,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=64,
+)
 
 
 class Evil:
@@ -39,6 +45,7 @@ class Evil:
 def evil_files(marker: Path) -> dict[str, callable]:
     """Ways to write a malicious .bin/.pt: torch's zip format (object alone, or inside a state
     dict or under "state_dict"), and a bare legacy pickle."""
+
     def zipped(obj):
         return lambda path: torch.save(obj, path)
 
@@ -96,16 +103,37 @@ def write_corpus(path: Path) -> Path:
     import random
 
     rng = random.Random(0)
-    paras = [" ".join(f"the {rng.choice(NOUNS)} sees the {rng.choice(NOUNS)}." for _ in range(4))
-             for _ in range(120)]
+    paras = [
+        " ".join(f"the {rng.choice(NOUNS)} sees the {rng.choice(NOUNS)}." for _ in range(4))
+        for _ in range(120)
+    ]
     path.write_text("\n\n".join(paras) + "\n")
     return path
 
 
 def run_args(corpus: Path, out: Path, *extra: str) -> list[str]:
-    return ["--corpus", str(corpus), "--out", str(out), "--vocab-size", "60", "--max-length", "16",
-            "--batch-size", "4", "--log-every", "1", "--eval-every", "0", "--checkpoint-every", "1",
-            "--no-progress", "--seed", "1", *extra]
+    return [
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--vocab-size",
+        "60",
+        "--max-length",
+        "16",
+        "--batch-size",
+        "4",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "1",
+        "--no-progress",
+        "--seed",
+        "1",
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -157,13 +185,24 @@ def test_pretrain_writes_only_under_out(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.txt")
     out = tmp_path / "outs" / "x"
     before = snapshot(tmp_path)
-    env = dict(os.environ, HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path / "tmpdir"),
-               BERTMLM_CACHE=str(tmp_path / "cache"), MPLCONFIGDIR=str(tmp_path / "home" / "mpl"),
-               XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"))
+    env = dict(
+        os.environ,
+        HOME=str(tmp_path / "home"),
+        TMPDIR=str(tmp_path / "tmpdir"),
+        BERTMLM_CACHE=str(tmp_path / "cache"),
+        MPLCONFIGDIR=str(tmp_path / "home" / "mpl"),
+        XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"),
+    )
     env.pop("PYTHONSTARTUP", None)
     r = subprocess.run(
         [sys.executable, "-m", "bertmlm.pretrain", *run_args(corpus, out, "--max-steps", "3")],
-        cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=300, check=False)
+        cwd=tmp_path / "cwd",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     after = snapshot(tmp_path)
     changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
@@ -171,8 +210,11 @@ def test_pretrain_writes_only_under_out(tmp_path):
     # list (in MPLCONFIGDIR, pointed into the fresh HOME) and the directory torch makes for its
     # compile cache in TMPDIR on import. Neither holds anything of the run.
     allowed = ("outs", "outs/x", "cache", "home/mpl", "tmpdir/torchinductor_root")
-    outside = sorted(p for p in changed if p not in ("home", "tmpdir")
-                     and not any(p == a or p.startswith(a + "/") for a in allowed))
+    outside = sorted(
+        p
+        for p in changed
+        if p not in ("home", "tmpdir") and not any(p == a or p.startswith(a + "/") for a in allowed)
+    )
     assert outside == [], outside
     assert (tmp_path / "outs" / "x" / "model" / "model.safetensors").is_file()
     assert not list((tmp_path / "cwd").iterdir())
@@ -191,6 +233,12 @@ def test_token_strings_never_become_paths(tmp_path):
     tok.save(target)
     after = snapshot(tmp_path)
     new = sorted(set(after) - set(before))
-    assert new == ["a", "a/tok", "a/tok/fastbpe.json", "a/tok/merges.txt", "a/tok/tokenizer.json",
-                   "a/tok/vocab.json"], new
+    assert new == [
+        "a",
+        "a/tok",
+        "a/tok/fastbpe.json",
+        "a/tok/merges.txt",
+        "a/tok/tokenizer.json",
+        "a/tok/vocab.json",
+    ], new
     assert Tokenizer.load(target).get_vocab() == tok.get_vocab()

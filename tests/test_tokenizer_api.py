@@ -45,7 +45,7 @@ def test_batch_flat_nested_sequential_agree(tok, batch):
     assert isinstance(ids, np.ndarray) and ids.dtype == np.uint32 and ids.ndim == 1
     assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64
     assert offsets.shape == (len(batch) + 1,) and offsets[0] == 0
-    assert [ids[offsets[i]:offsets[i + 1]].tolist() for i in range(len(batch))] == nested
+    assert [ids[offsets[i] : offsets[i + 1]].tolist() for i in range(len(batch))] == nested
     assert tok.decode_batch(nested) == [tok.decode(x) for x in nested]
 
 
@@ -115,9 +115,15 @@ def test_file_layout(tok, tmp_path):
     vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
     assert vocab == tok.get_vocab() and list(vocab.values()) == list(range(len(vocab)))
     config = json.loads((tmp_path / "fastbpe.json").read_text(encoding="utf-8"))
-    assert config == {"format": 1, "normalization": "nfc", "space_marker": "\u2581",
-                      "pre_tokenizer": "fastbpe-v1", "special_tokens": tok.special_tokens,
-                      "unk_token": "[UNK]", "byte_fallback": True}
+    assert config == {
+        "format": 1,
+        "normalization": "nfc",
+        "space_marker": "\u2581",
+        "pre_tokenizer": "fastbpe-v1",
+        "special_tokens": tok.special_tokens,
+        "unk_token": "[UNK]",
+        "byte_fallback": True,
+    }
 
 
 def test_reference_and_rust_write_identical_files(texts, tmp_path):
@@ -139,7 +145,7 @@ def test_reference_and_rust_write_identical_files(texts, tmp_path):
 
 def test_extension_keeps_old_ids_and_merges(impl, texts):
     base = impl.train(texts[: len(texts) // 2], 600)
-    ext = impl.train(texts[len(texts) // 2:] + [TURKISH_SAMPLE], 900, initial=base)
+    ext = impl.train(texts[len(texts) // 2 :] + [TURKISH_SAMPLE], 900, initial=base)
     assert ext.vocab_size == 900
     old = base.get_vocab()
     assert {t: ext.get_vocab()[t] for t in old} == old
@@ -222,7 +228,8 @@ def test_load_accepts_crlf_merges(impl, texts, tmp_path):
 def test_batch_special_tokens_flag(tok):
     batch = ["The [MASK] is red.", "[CLS] x [SEP]", ""]
     assert tok.encode_batch(batch, special_tokens=False) == [
-        tok.encode(t, special_tokens=False) for t in batch]
+        tok.encode(t, special_tokens=False) for t in batch
+    ]
     ids, offsets = tok.encode_batch_flat(batch, special_tokens=False)
     assert 4 not in ids.tolist() and offsets[-1] == len(ids)
 

@@ -72,11 +72,14 @@ def read_state_dict(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
             ) from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
             raise ValueError(f"{path} does not hold a state dict (a dict of name -> tensor)")
         return state
     raise FileNotFoundError(
-        f"no weights in {directory}: expected {SAFE_WEIGHTS_NAME}, {SAFE_WEIGHTS_INDEX_NAME} or {WEIGHTS_NAME}")
+        f"no weights in {directory}: expected {SAFE_WEIGHTS_NAME}, {SAFE_WEIGHTS_INDEX_NAME} or {WEIGHTS_NAME}"
+    )
 
 
 def save_pretrained(model, directory: str | os.PathLike) -> None:
@@ -87,7 +90,9 @@ def save_pretrained(model, directory: str | os.PathLike) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for key, value in model.state_dict().items():
-        if key in TIED_KEYS:  # transformers re-ties these on load; safetensors refuses shared storage
+        if (
+            key in TIED_KEYS
+        ):  # transformers re-ties these on load; safetensors refuses shared storage
             continue
         tensors[key] = value.detach().to("cpu").contiguous()
     fd, tmp = tempfile.mkstemp(prefix=f".{SAFE_WEIGHTS_NAME}.", suffix=".tmp", dir=directory)
@@ -105,7 +110,9 @@ def save_pretrained(model, directory: str | os.PathLike) -> None:
 # loading into a model
 
 
-def from_pretrained(cls, directory, *, strict=True, device=None, output_loading_info=False, **kwargs):
+def from_pretrained(
+    cls, directory, *, strict=True, device=None, output_loading_info=False, **kwargs
+):
     """Build `cls` from `directory/config.json` and load its weights; returns the model in eval mode
     (and a dict with missing/unexpected/ignored keys when output_loading_info=True)."""
     config = BertConfig.load(directory)
@@ -118,13 +125,19 @@ def from_pretrained(cls, directory, *, strict=True, device=None, output_loading_
     return (model, info) if output_loading_info else model
 
 
-def load_into(model, state: dict[str, torch.Tensor], *, strict: bool = True) -> dict[str, list[str]]:
+def load_into(
+    model, state: dict[str, torch.Tensor], *, strict: bool = True
+) -> dict[str, list[str]]:
     """Copy `state` into `model` in place (tied parameters stay tied); see the module docstring."""
     targets = model.state_dict()
     prefix = "bert." if any(k.startswith("bert.") for k in targets) else ""
     state = _match_prefix(state, prefix)
-    info: dict[str, list[str]] = {"missing_keys": [], "unexpected_keys": [], "ignored_buffers": [],
-                                  "untied_keys": []}
+    info: dict[str, list[str]] = {
+        "missing_keys": [],
+        "unexpected_keys": [],
+        "ignored_buffers": [],
+        "untied_keys": [],
+    }
 
     for key in [k for k in state if k.endswith(BUFFER_SUFFIXES)]:
         info["ignored_buffers"].append(key)
@@ -145,11 +158,15 @@ def load_into(model, state: dict[str, torch.Tensor], *, strict: bool = True) -> 
     info["missing_keys"] = [k for k in expected if k not in state]
     for key in expected:
         if key in state and tuple(state[key].shape) != tuple(targets[key].shape):
-            raise ValueError(f"shape mismatch for {key}: checkpoint has {tuple(state[key].shape)}, "
-                             f"the model (from config.json) expects {tuple(targets[key].shape)}")
+            raise ValueError(
+                f"shape mismatch for {key}: checkpoint has {tuple(state[key].shape)}, "
+                f"the model (from config.json) expects {tuple(targets[key].shape)}"
+            )
     if info["missing_keys"] and strict:
-        raise ValueError(f"checkpoint is missing {len(info['missing_keys'])} weights of {type(model).__name__}: "
-                         f"{info['missing_keys']}; pass strict=False to keep them freshly initialised")
+        raise ValueError(
+            f"checkpoint is missing {len(info['missing_keys'])} weights of {type(model).__name__}: "
+            f"{info['missing_keys']}; pass strict=False to keep them freshly initialised"
+        )
 
     with torch.no_grad():
         for key in expected:
@@ -158,14 +175,26 @@ def load_into(model, state: dict[str, torch.Tensor], *, strict: bool = True) -> 
     model.tie_weights()
 
     if info["missing_keys"]:
-        warnings.warn(f"{type(model).__name__}: {len(info['missing_keys'])} weights not in the checkpoint, "
-                      f"left freshly initialised: {info['missing_keys']}", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{type(model).__name__}: {len(info['missing_keys'])} weights not in the checkpoint, "
+            f"left freshly initialised: {info['missing_keys']}",
+            UserWarning,
+            stacklevel=3,
+        )
     if info["unexpected_keys"]:
-        warnings.warn(f"{type(model).__name__}: ignored {len(info['unexpected_keys'])} checkpoint weights it "
-                      f"has no place for: {info['unexpected_keys']}", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{type(model).__name__}: ignored {len(info['unexpected_keys'])} checkpoint weights it "
+            f"has no place for: {info['unexpected_keys']}",
+            UserWarning,
+            stacklevel=3,
+        )
     if info["untied_keys"]:
-        warnings.warn(f"checkpoint has untied {info['untied_keys']}; this model ties the decoder to the "
-                      f"word embeddings and kept the embeddings' values", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"checkpoint has untied {info['untied_keys']}; this model ties the decoder to the "
+            f"word embeddings and kept the embeddings' values",
+            UserWarning,
+            stacklevel=3,
+        )
     return info
 
 

@@ -54,16 +54,32 @@ class MLMCollator:
         >>> batch["input_ids"], batch["labels"]
     """
 
-    def __init__(self, vocab_size: int, special_ids: Iterable[int], mask_id: int, pad_id: int = 0, *,
-                 mlm_probability: float = 0.15, mask_replace_prob: float = 0.8,
-                 random_replace_prob: float = 0.1, whole_word: bool = False,
-                 word_start: torch.Tensor | None = None, letter_end: torch.Tensor | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        special_ids: Iterable[int],
+        mask_id: int,
+        pad_id: int = 0,
+        *,
+        mlm_probability: float = 0.15,
+        mask_replace_prob: float = 0.8,
+        random_replace_prob: float = 0.1,
+        whole_word: bool = False,
+        word_start: torch.Tensor | None = None,
+        letter_end: torch.Tensor | None = None,
+        seed: int = 0,
+    ) -> None:
         if not 0.0 < mlm_probability < 1.0:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
-        if mask_replace_prob < 0 or random_replace_prob < 0 or mask_replace_prob + random_replace_prob > 1:
-            raise ValueError("mask_replace_prob and random_replace_prob must be >= 0 and sum to at most 1, "
-                             f"got {mask_replace_prob} and {random_replace_prob}")
+        if (
+            mask_replace_prob < 0
+            or random_replace_prob < 0
+            or mask_replace_prob + random_replace_prob > 1
+        ):
+            raise ValueError(
+                "mask_replace_prob and random_replace_prob must be >= 0 and sum to at most 1, "
+                f"got {mask_replace_prob} and {random_replace_prob}"
+            )
         special = sorted({int(i) for i in special_ids} | {int(mask_id), int(pad_id)})
         if any(not 0 <= i < vocab_size for i in special):
             raise ValueError(f"special ids {special} must lie in [0, vocab_size={vocab_size})")
@@ -77,11 +93,15 @@ class MLMCollator:
         # random replacements are drawn uniformly from these ids
         self.normal_ids = torch.nonzero(~self.is_special).flatten()
         if len(self.normal_ids) == 0 and random_replace_prob > 0:
-            raise ValueError("the vocabulary has no non-special token to draw random replacements from")
+            raise ValueError(
+                "the vocabulary has no non-special token to draw random replacements from"
+            )
         self.whole_word = bool(whole_word)
         if self.whole_word and (word_start is None or letter_end is None):
-            raise ValueError("whole_word=True needs word_start and letter_end tables; "
-                             "build the collator with MLMCollator.from_tokenizer")
+            raise ValueError(
+                "whole_word=True needs word_start and letter_end tables; "
+                "build the collator with MLMCollator.from_tokenizer"
+            )
         self.word_start = word_start
         self.letter_end = letter_end
         self.generator = torch.Generator().manual_seed(seed)
@@ -90,7 +110,9 @@ class MLMCollator:
     def from_tokenizer(cls, tokenizer: Any, **kwargs: Any) -> MLMCollator:
         """Build from a fastbpe tokenizer: special ids, [MASK]/[PAD] ids and word-boundary tables."""
         vocab = tokenizer.get_vocab()
-        specials = list(getattr(tokenizer, "special_tokens", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+        specials = list(
+            getattr(tokenizer, "special_tokens", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+        )
         special_ids = [vocab[t] for t in specials if t in vocab]
         for name in ("[MASK]", "[PAD]"):
             if name not in vocab:
@@ -104,8 +126,15 @@ class MLMCollator:
                 continue
             word_start[i] = token[0] == SPACE_MARKER or not token[0].isalpha()
             letter_end[i] = token[-1].isalpha()
-        return cls(n, special_ids, vocab["[MASK]"], vocab["[PAD]"], word_start=word_start,
-                   letter_end=letter_end, **kwargs)
+        return cls(
+            n,
+            special_ids,
+            vocab["[MASK]"],
+            vocab["[PAD]"],
+            word_start=word_start,
+            letter_end=letter_end,
+            **kwargs,
+        )
 
     # --------------------------------------------------------------------------------------------
     # generator state (for exact resume)
@@ -137,8 +166,9 @@ class MLMCollator:
             out["token_type_ids"] = torch.zeros_like(input_ids)
         return out
 
-    def mask_tokens(self, input_ids: torch.Tensor,
-                    attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def mask_tokens(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(masked input ids, labels) for a [batch, seq] LongTensor; the input is not modified."""
         ids = input_ids.long()
         eligible = ~self.is_special[ids]
@@ -147,7 +177,9 @@ class MLMCollator:
         g = self.generator
         if self.whole_word:
             starts = self._word_starts(ids)
-            word_index = torch.cumsum(starts.long(), dim=1) - 1  # [B, T]: index of each token's word
+            word_index = (
+                torch.cumsum(starts.long(), dim=1) - 1
+            )  # [B, T]: index of each token's word
             word_draw = torch.rand(ids.shape, generator=g)  # one draw per word (<= T words per row)
             selected = torch.gather(word_draw, 1, word_index.clamp_min(0)) < self.mlm_probability
         else:
@@ -160,8 +192,11 @@ class MLMCollator:
         # one draw decides [MASK] / random / unchanged for each selected token
         action = torch.rand(ids.shape, generator=g)
         to_mask = selected & (action < self.mask_replace_prob)
-        to_random = selected & (action >= self.mask_replace_prob) & (
-            action < self.mask_replace_prob + self.random_replace_prob)
+        to_random = (
+            selected
+            & (action >= self.mask_replace_prob)
+            & (action < self.mask_replace_prob + self.random_replace_prob)
+        )
         out = ids.clone()
         out[to_mask] = self.mask_id
         n_random = int(to_random.sum())
@@ -181,7 +216,9 @@ class MLMCollator:
         return starts
 
 
-def stack_examples(examples: Sequence[Mapping[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
+def stack_examples(
+    examples: Sequence[Mapping[str, Any]], pad_id: int = 0
+) -> dict[str, torch.Tensor]:
     """Stack equal-length examples into [batch, seq] LongTensors (input_ids, attention_mask,
     token_type_ids; the last two are derived when absent)."""
     if not examples:
@@ -190,12 +227,14 @@ def stack_examples(examples: Sequence[Mapping[str, Any]], pad_id: int = 0) -> di
     batch = {"input_ids": input_ids}
     if "attention_mask" in examples[0]:
         batch["attention_mask"] = torch.stack(
-            [torch.as_tensor(e["attention_mask"], dtype=torch.long) for e in examples])
+            [torch.as_tensor(e["attention_mask"], dtype=torch.long) for e in examples]
+        )
     else:
         batch["attention_mask"] = (input_ids != pad_id).long()
     if "token_type_ids" in examples[0]:
         batch["token_type_ids"] = torch.stack(
-            [torch.as_tensor(e["token_type_ids"], dtype=torch.long) for e in examples])
+            [torch.as_tensor(e["token_type_ids"], dtype=torch.long) for e in examples]
+        )
     else:
         batch["token_type_ids"] = torch.zeros_like(input_ids)
     return batch

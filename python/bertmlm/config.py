@@ -20,7 +20,16 @@ from typing import Any
 CONFIG_NAME = "config.json"
 
 # hidden_act values we implement (the same names transformers uses; "gelu" is the exact erf form)
-ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish", "tanh")
+ACTIVATIONS = (
+    "gelu",
+    "gelu_new",
+    "gelu_pytorch_tanh",
+    "gelu_fast",
+    "relu",
+    "silu",
+    "swish",
+    "tanh",
+)
 
 # name -> (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size)
 PRESETS = {
@@ -47,8 +56,15 @@ class BertConfig:
     pad_token_id: int = 0  # id of [PAD]; its embedding row is zeroed at init
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"BertConfig.{name} must be a positive integer, got {value!r}")
@@ -63,13 +79,19 @@ class BertConfig:
             if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
                 raise ValueError(f"BertConfig.{name} must be in [0, 1), got {p!r}")
         if not isinstance(self.initializer_range, (int, float)) or self.initializer_range < 0:
-            raise ValueError(f"BertConfig.initializer_range must be >= 0, got {self.initializer_range!r}")
+            raise ValueError(
+                f"BertConfig.initializer_range must be >= 0, got {self.initializer_range!r}"
+            )
         if not isinstance(self.layer_norm_eps, (int, float)) or self.layer_norm_eps <= 0:
             raise ValueError(f"BertConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
         if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"BertConfig.hidden_act {self.hidden_act!r} is not supported; use one of {ACTIVATIONS}")
+            raise ValueError(
+                f"BertConfig.hidden_act {self.hidden_act!r} is not supported; use one of {ACTIVATIONS}"
+            )
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(f"BertConfig.pad_token_id ({self.pad_token_id}) must be in [0, vocab_size={self.vocab_size})")
+            raise ValueError(
+                f"BertConfig.pad_token_id ({self.pad_token_id}) must be in [0, vocab_size={self.vocab_size})"
+            )
 
     # ----------------------------------------------------------------------------------------
     # presets
@@ -80,8 +102,12 @@ class BertConfig:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         hidden, layers, heads, inter = PRESETS[name]
-        fields = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                      intermediate_size=inter)
+        fields = dict(
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=inter,
+        )
         fields.update(overrides)
         return cls(**fields)
 
@@ -96,18 +122,29 @@ class BertConfig:
         """Build from a dict such as transformers' config.json; unknown keys are ignored."""
         model_type = d.get("model_type", "bert")
         if model_type != "bert":
-            raise ValueError(f"config has model_type={model_type!r}; only 'bert' checkpoints can be loaded")
+            raise ValueError(
+                f"config has model_type={model_type!r}; only 'bert' checkpoints can be loaded"
+            )
         pos = d.get("position_embedding_type", "absolute")
         if pos != "absolute":
-            raise ValueError(f"config has position_embedding_type={pos!r}; only 'absolute' is implemented")
+            raise ValueError(
+                f"config has position_embedding_type={pos!r}; only 'absolute' is implemented"
+            )
         if d.get("is_decoder", False) or d.get("add_cross_attention", False):
-            raise ValueError("config describes a causal/cross-attention BERT decoder; only the encoder is implemented")
+            raise ValueError(
+                "config describes a causal/cross-attention BERT decoder; only the encoder is implemented"
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_json_string(self, architecture: str = "BertForMaskedLM") -> str:
-        d = {"architectures": [architecture], "model_type": "bert", **self.to_dict(),
-             "position_embedding_type": "absolute", "tie_word_embeddings": True}
+        d = {
+            "architectures": [architecture],
+            "model_type": "bert",
+            **self.to_dict(),
+            "position_embedding_type": "absolute",
+            "tie_word_embeddings": True,
+        }
         return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
     def save(self, directory: str | os.PathLike, architecture: str = "BertForMaskedLM") -> Path:
@@ -126,7 +163,9 @@ class BertConfig:
         if path.is_dir():
             path = path / CONFIG_NAME
         if not path.is_file():
-            raise FileNotFoundError(f"no BERT config at {path} (expected a config.json or a directory holding one)")
+            raise FileNotFoundError(
+                f"no BERT config at {path} (expected a config.json or a directory holding one)"
+            )
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
@@ -138,7 +177,9 @@ class BertConfig:
 
 def _divisor_hint(hidden: int, heads: int) -> int:
     """The divisor of `hidden` closest to `heads` (for the error message)."""
-    return min((h for h in range(1, hidden + 1) if hidden % h == 0), key=lambda h: (abs(h - heads), h))
+    return min(
+        (h for h in range(1, hidden + 1) if hidden % h == 0), key=lambda h: (abs(h - heads), h)
+    )
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -154,7 +154,9 @@ def _jsonl_documents(path: Path, unit: str) -> Iterator[str]:
                 raise CorpusError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             text = obj.get("text") if isinstance(obj, dict) else None
             if not isinstance(text, str):
-                raise CorpusError(f"{path}:{lineno}: expected a JSON object with a string 'text' field")
+                raise CorpusError(
+                    f"{path}:{lineno}: expected a JSON object with a string 'text' field"
+                )
             if unit == "line":
                 yield from (t for t in text.splitlines() if t.strip())
             elif text.strip():
@@ -194,12 +196,19 @@ def default_corpus(cache: Path | None = None) -> Path:
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CorpusError(f"cannot create the cache directory {cache} ({e.strerror}); "
-                          "set BERTMLM_CACHE to a writable directory") from None
+        raise CorpusError(
+            f"cannot create the cache directory {cache} ({e.strerror}); "
+            "set BERTMLM_CACHE to a writable directory"
+        ) from None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-m", "bertmlm.corpus", "--build-default", str(tmp)],
-                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bertmlm.corpus", "--build-default", str(tmp)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -226,8 +235,20 @@ def _sources_key() -> str:
 
 
 # modules never imported: they open windows or browsers, print on import, or are test suites
-_SKIP_MODULES = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "test",
-                 "lib2to3", "ensurepip", "pydoc_data", "xxlimited", "xxlimited_35"}
+_SKIP_MODULES = {
+    "antigravity",
+    "this",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "test",
+    "lib2to3",
+    "ensurepip",
+    "pydoc_data",
+    "xxlimited",
+    "xxlimited_35",
+}
 _SKIP_SUBMODULES = {"test", "tests", "testing", "conftest", "setup"}
 
 
@@ -255,7 +276,10 @@ def _build_default(out: Path) -> None:
 
     def modules(name: str, depth: int) -> list[str]:
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
                 mod = importlib.import_module(name)
         except BaseException:  # any import failure (missing C library, SystemExit...) skips it
             return []
@@ -267,7 +291,9 @@ def _build_default(out: Path) -> None:
                     names += modules(f"{name}.{sub}", depth - 1)
         return names
 
-    roots = sorted(m for m in sys.stdlib_module_names if not m.startswith("_") and m not in _SKIP_MODULES)
+    roots = sorted(
+        m for m in sys.stdlib_module_names if not m.startswith("_") and m not in _SKIP_MODULES
+    )
     names = [n for root in roots + list(_DEPENDENCIES) for n in modules(root, 2)]
     for name in names:
         mod = sys.modules.get(name)
@@ -314,8 +340,10 @@ def clean_docstring(text: str) -> list[str]:
         lines = [ln.rstrip() for ln in block.splitlines() if ln.strip()]
         if not lines:
             continue
-        if any(ln.lstrip().startswith((">>>", "...")) or _HEADER.match(ln) or
-               _SIGNATURE.search(ln) for ln in lines):
+        if any(
+            ln.lstrip().startswith((">>>", "...")) or _HEADER.match(ln) or _SIGNATURE.search(ln)
+            for ln in lines
+        ):
             continue
         para = " ".join(" ".join(ln.split()) for ln in lines)
         indented = lines[0].startswith((" ", "\t"))

@@ -23,7 +23,9 @@ def find_dirs(path: str | Path) -> tuple[Path, Path]:
     """(model dir, tokenizer dir) for a run directory or a model directory."""
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise FillMaskError(f"{path} is not a directory; pass a run directory or its model/ directory")
+        raise FillMaskError(
+            f"{path} is not a directory; pass a run directory or its model/ directory"
+        )
     model_dir = path / "model" if (path / "model" / "config.json").is_file() else path
     if not (model_dir / "config.json").is_file():
         raise FillMaskError(f"no model in {path}: expected config.json here or in {path / 'model'}")
@@ -46,15 +48,19 @@ class FillMask:
         self.tokenizer = Tokenizer.load(tok_dir)
         self.model = BertForMaskedLM.from_pretrained(model_dir).to(device).eval()
         if self.model.config.vocab_size != self.tokenizer.vocab_size:
-            raise FillMaskError(f"the model has vocab_size={self.model.config.vocab_size} but the "
-                                f"tokenizer in {tok_dir} has {self.tokenizer.vocab_size} tokens")
+            raise FillMaskError(
+                f"the model has vocab_size={self.model.config.vocab_size} but the "
+                f"tokenizer in {tok_dir} has {self.tokenizer.vocab_size} tokens"
+            )
         self.device = device
         ids = {t: self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[MASK]")}
         if None in ids.values():
             raise FillMaskError(f"the tokenizer in {tok_dir} lacks [CLS], [SEP] or [MASK]")
         self.cls_id, self.sep_id, self.mask_id = ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
         specials = getattr(self.tokenizer, "special_tokens", [])
-        self.special_ids = [i for i in (self.tokenizer.token_to_id(t) for t in specials) if i is not None]
+        self.special_ids = [
+            i for i in (self.tokenizer.token_to_id(t) for t in specials) if i is not None
+        ]
 
     def __call__(self, text: str, top_k: int = 5) -> list[list[dict[str, Any]]]:
         """For each [MASK] in `text`, in order: [{"token", "token_str", "id", "score"}, ...]."""
@@ -64,11 +70,15 @@ class FillMask:
         body = self.tokenizer.encode(text.replace(" [MASK]", "[MASK]"))
         limit = self.model.config.max_position_embeddings - 2
         if len(body) > limit:
-            raise FillMaskError(f"the text is {len(body)} tokens long; the model takes at most {limit}")
+            raise FillMaskError(
+                f"the text is {len(body)} tokens long; the model takes at most {limit}"
+            )
         ids = torch.tensor([[self.cls_id, *body, self.sep_id]], device=self.device)
         positions = (ids[0] == self.mask_id).nonzero().flatten().tolist()
         if not positions:
-            raise FillMaskError("the text has no [MASK] token; write [MASK] where a word should be guessed")
+            raise FillMaskError(
+                "the text has no [MASK] token; write [MASK] where a word should be guessed"
+            )
         with torch.no_grad():
             logits = self.model(ids, attention_mask=torch.ones_like(ids)).prediction_scores[0]
         logits = logits.float()
@@ -78,16 +88,28 @@ class FillMask:
         out = []
         for pos in positions:
             p, idx = probs[pos].topk(k)
-            out.append([{"id": int(i), "token": self.tokenizer.id_to_token(int(i)),
-                         "token_str": self.tokenizer.decode([int(i)]), "score": float(s)}
-                        for s, i in zip(p, idx)])
+            out.append(
+                [
+                    {
+                        "id": int(i),
+                        "token": self.tokenizer.id_to_token(int(i)),
+                        "token_str": self.tokenizer.decode([int(i)]),
+                        "score": float(s),
+                    }
+                    for s, i in zip(p, idx)
+                ]
+            )
         return out
 
 
 def main(argv: list[str] | None = None) -> list[list[dict[str, Any]]]:
-    p = argparse.ArgumentParser(prog="python -m bertmlm.fill_mask", description=__doc__.split("\n\n")[1])
+    p = argparse.ArgumentParser(
+        prog="python -m bertmlm.fill_mask", description=__doc__.split("\n\n")[1]
+    )
     p.add_argument("--model", required=True, metavar="DIR", help="run directory or model directory")
-    p.add_argument("--top-k", type=int, default=5, metavar="K", help="predictions per [MASK] (default 5)")
+    p.add_argument(
+        "--top-k", type=int, default=5, metavar="K", help="predictions per [MASK] (default 5)"
+    )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("text", help='text with one or more [MASK], e.g. "The [MASK] is red."')
     args = p.parse_args(argv)
@@ -100,7 +122,9 @@ def main(argv: list[str] | None = None) -> list[list[dict[str, Any]]]:
     for n, preds in enumerate(results, 1):
         print(f"[MASK] #{n}:" if len(results) > 1 else "[MASK]:")
         for r in preds:
-            print(f"  {r['score']:.4f}  {r['token_str']!r:20}  (token {r['token']!r}, id {r['id']})")
+            print(
+                f"  {r['score']:.4f}  {r['token_str']!r:20}  (token {r['token']!r}, id {r['id']})"
+            )
     return results
 
 

@@ -45,7 +45,12 @@ PEAK_BF16_FLOPS: list[tuple[tuple[str, ...], float]] = [
 
 def matmul_params(config: Any) -> int:
     """Weights of every matmul a forward pass runs per token (see the module docstring)."""
-    h, i, L, V = config.hidden_size, config.intermediate_size, config.num_hidden_layers, config.vocab_size
+    h, i, L, V = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.num_hidden_layers,
+        config.vocab_size,
+    )
     per_layer = 4 * h * h + 2 * h * i  # Q, K, V, attention output; FFN up and down
     head = h * h + h * V  # MLM transform dense; decoder (the tied word embeddings)
     return L * per_layer + head
@@ -53,19 +58,34 @@ def matmul_params(config: Any) -> int:
 
 def training_flops_per_token(config: Any, seq_len: int, *, head_fraction: float = 1.0) -> float:
     """FLOPs of one training step (forward + backward) per token of a `seq_len`-token sequence."""
-    h, i, L, V = config.hidden_size, config.intermediate_size, config.num_hidden_layers, config.vocab_size
+    h, i, L, V = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.num_hidden_layers,
+        config.vocab_size,
+    )
     encoder = L * (4 * h * h + 2 * h * i)
     head = h * h + h * V
     attention = 12 * L * h * seq_len
     return 6 * (encoder + head_fraction * head) + attention
 
 
-def estimate_mfu(config: Any, seq_len: int, tokens_per_second: float, peak_flops: float, *,
-                 head_fraction: float = 1.0) -> float:
+def estimate_mfu(
+    config: Any,
+    seq_len: int,
+    tokens_per_second: float,
+    peak_flops: float,
+    *,
+    head_fraction: float = 1.0,
+) -> float:
     """Model FLOPs utilisation: achieved model FLOP/s over the device's peak FLOP/s (0..1)."""
     if peak_flops <= 0:
         raise ValueError(f"peak_flops must be positive, got {peak_flops}")
-    return training_flops_per_token(config, seq_len, head_fraction=head_fraction) * tokens_per_second / peak_flops
+    return (
+        training_flops_per_token(config, seq_len, head_fraction=head_fraction)
+        * tokens_per_second
+        / peak_flops
+    )
 
 
 def peak_bf16_flops(device_name: str) -> float | None:

@@ -65,9 +65,13 @@ class _CPUDropout(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, p):
         n = x.numel()
-        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-2**63, None)
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(
+            -(2**63), None
+        )
         threshold = round(p * 65536)
-        keep = (words.view(torch.int16)[:n] >= threshold - 32768).view(x.shape)  # P = 1 - threshold/65536
+        keep = (words.view(torch.int16)[:n] >= threshold - 32768).view(
+            x.shape
+        )  # P = 1 - threshold/65536
         ctx.scale = 65536 / (65536 - threshold)
         ctx.save_for_backward(keep)
         return torch.where(keep, x, 0.0).mul_(ctx.scale)
@@ -87,7 +91,9 @@ class BertModelOutput(NamedTuple):
 
 class MaskedLMOutput(NamedTuple):
     loss: torch.Tensor | None  # scalar mean cross-entropy over labels != -100, or None
-    prediction_scores: torch.Tensor  # (B, L, V) logits; (N, V) at the N labelled positions in the fast path
+    prediction_scores: (
+        torch.Tensor
+    )  # (B, L, V) logits; (N, V) at the N labelled positions in the fast path
     hidden_states: tuple[torch.Tensor, ...] | None
     attentions: tuple[torch.Tensor, ...] | None
 
@@ -105,7 +111,9 @@ class BertEmbeddings(nn.Module):
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
+        )
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
@@ -146,7 +154,9 @@ class BertSelfAttention(nn.Module):
 
     def transpose_for_scores(self, x: torch.Tensor) -> torch.Tensor:
         B, L, _ = x.shape
-        return x.view(B, L, self.num_attention_heads, self.attention_head_size).transpose(1, 2)  # (B, H, L, D)
+        return x.view(B, L, self.num_attention_heads, self.attention_head_size).transpose(
+            1, 2
+        )  # (B, H, L, D)
 
     def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
         # attention_mask: additive, (B, 1, 1, L) with 0 = attend and a huge negative = padding, or None
@@ -158,7 +168,9 @@ class BertSelfAttention(nn.Module):
             # 2-core CPU. Replaced modules (adapters, quantised layers) take the plain path.
             weight = torch.cat([m.weight for m in projections])  # (3 * all_head_size, hidden)
             bias = torch.cat([m.bias for m in projections])
-            qkv = F.linear(hidden_states, weight, bias).split(self.all_head_size, dim=-1)  # 3 x (B, L, H*D)
+            qkv = F.linear(hidden_states, weight, bias).split(
+                self.all_head_size, dim=-1
+            )  # 3 x (B, L, H*D)
         else:
             qkv = [m(hidden_states) for m in projections]
         q, k, v = (self.transpose_for_scores(x) for x in qkv)  # each (B, H, L, D)
@@ -169,7 +181,9 @@ class BertSelfAttention(nn.Module):
         # SDPA falls back to its own math kernel for dropout on the CPU; ours is the same math with
         # the cheaper CPU dropout, and also serves attention weights and head_mask
         if output_attentions or head_mask is not None or (p > 0 and q.device.type == "cpu"):
-            scores = torch.matmul(q, k.transpose(-1, -2)).mul_(1.0 / math.sqrt(self.attention_head_size))  # (B, H, L, L)
+            scores = torch.matmul(q, k.transpose(-1, -2)).mul_(
+                1.0 / math.sqrt(self.attention_head_size)
+            )  # (B, H, L, L)
             if attention_mask is not None:
                 scores = scores.add_(attention_mask)
             probs = dropout(F.softmax(scores, dim=-1), p, self.training)
@@ -191,7 +205,9 @@ class BertSelfOutput(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states, input_tensor):
-        return self.LayerNorm(dropout(self.dense(hidden_states), self.dropout.p, self.training) + input_tensor)
+        return self.LayerNorm(
+            dropout(self.dense(hidden_states), self.dropout.p, self.training) + input_tensor
+        )
 
 
 class BertAttention(nn.Module):
@@ -200,11 +216,20 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False,
-                output_positions=None):
+    def forward(
+        self,
+        hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        output_attentions=False,
+        output_positions=None,
+    ):
         context, probs = self.self(hidden_states, attention_mask, head_mask, output_attentions)
         if output_positions is not None:  # (B, L) bool: keep only these rows from here on
-            context, hidden_states = context[output_positions], hidden_states[output_positions]  # (N, hidden)
+            context, hidden_states = (
+                context[output_positions],
+                hidden_states[output_positions],
+            )  # (N, hidden)
         return self.output(context, hidden_states), probs
 
 
@@ -226,7 +251,9 @@ class BertOutput(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states, input_tensor):
-        return self.LayerNorm(dropout(self.dense(hidden_states), self.dropout.p, self.training) + input_tensor)
+        return self.LayerNorm(
+            dropout(self.dense(hidden_states), self.dropout.p, self.training) + input_tensor
+        )
 
 
 class BertLayer(nn.Module):
@@ -236,12 +263,19 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False,
-                output_positions=None):
+    def forward(
+        self,
+        hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        output_attentions=False,
+        output_positions=None,
+    ):
         """output_positions (B, L) bool: every position still serves as key/value, but the attention
         output, FFN and result are computed only at these positions: returns (N, hidden) rows."""
-        attention_output, probs = self.attention(hidden_states, attention_mask, head_mask, output_attentions,
-                                                 output_positions)
+        attention_output, probs = self.attention(
+            hidden_states, attention_mask, head_mask, output_attentions, output_positions
+        )
         layer_output = self.output(self.intermediate(attention_output), attention_output)
         return layer_output, probs
 
@@ -251,17 +285,28 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, hidden_states, attention_mask=None, head_mask=None,
-                output_hidden_states=False, output_attentions=False, output_positions=None):
+    def forward(
+        self,
+        hidden_states,
+        attention_mask=None,
+        head_mask=None,
+        output_hidden_states=False,
+        output_attentions=False,
+        output_positions=None,
+    ):
         """Returns (sequence_output, all_hidden_states or None, all_attentions or None).
         With output_positions (B, L) bool, the last layer (and sequence_output) has only those rows."""
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attn = () if output_attentions else None
         last = len(self.layer) - 1
         for i, layer in enumerate(self.layer):
-            hidden_states, probs = layer(hidden_states, attention_mask,
-                                         None if head_mask is None else head_mask[i], output_attentions,
-                                         output_positions if i == last else None)
+            hidden_states, probs = layer(
+                hidden_states,
+                attention_mask,
+                None if head_mask is None else head_mask[i],
+                output_attentions,
+                output_positions if i == last else None,
+            )
             if output_hidden_states:
                 all_hidden = all_hidden + (hidden_states,)
             if output_attentions:
@@ -365,13 +410,20 @@ class BertPreTrainedModel(nn.Module):
                     params.pop(id(m.weight), None)
         return sum(p.numel() for p in params.values())
 
-    def configure_optimizers(self, weight_decay: float, learning_rate: float,
-                             betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-6,
-                             **adamw_kwargs) -> torch.optim.AdamW:
+    def configure_optimizers(
+        self,
+        weight_decay: float,
+        learning_rate: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        **adamw_kwargs,
+    ) -> torch.optim.AdamW:
         """AdamW with weight decay on >= 2-D parameters only (matrices, embeddings), not biases/LayerNorm."""
         params = [p for p in self.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, eps=eps, **adamw_kwargs)
 
     @classmethod
@@ -379,16 +431,31 @@ class BertPreTrainedModel(nn.Module):
         return cls(config, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, directory, *, strict: bool = True, device=None, output_loading_info: bool = False,
-                        **kwargs):
+    def from_pretrained(
+        cls,
+        directory,
+        *,
+        strict: bool = True,
+        device=None,
+        output_loading_info: bool = False,
+        **kwargs,
+    ):
         """Load a transformers-style directory; see checkpoint.from_pretrained."""
         from .checkpoint import from_pretrained
-        return from_pretrained(cls, directory, strict=strict, device=device,
-                               output_loading_info=output_loading_info, **kwargs)
+
+        return from_pretrained(
+            cls,
+            directory,
+            strict=strict,
+            device=device,
+            output_loading_info=output_loading_info,
+            **kwargs,
+        )
 
     def save_pretrained(self, directory) -> None:
         """Write config.json + model.safetensors (atomically); transformers can load the directory."""
         from .checkpoint import save_pretrained
+
         save_pretrained(self, directory)
 
 
@@ -412,9 +479,19 @@ class BertModel(BertPreTrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                head_mask=None, inputs_embeds=None, output_hidden_states=False, output_attentions=False,
-                *, output_positions=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        output_hidden_states=False,
+        output_attentions=False,
+        *,
+        output_positions=None,
+    ):
         """
         input_ids (B, L) int, or inputs_embeds (B, L, hidden): exactly one of the two.
         attention_mask (B, L): 1/True = real token, 0/False = padding; default all ones.
@@ -427,11 +504,22 @@ class BertModel(BertPreTrainedModel):
         """
         if output_positions is not None:
             if self.pooler is not None or output_hidden_states:
-                raise ValueError("output_positions cannot be combined with a pooler or output_hidden_states")
+                raise ValueError(
+                    "output_positions cannot be combined with a pooler or output_hidden_states"
+                )
             if output_positions.dtype != torch.bool:
-                raise TypeError(f"output_positions must be a bool tensor, got {output_positions.dtype}")
-        _, device = _check_inputs(self.config, input_ids, inputs_embeds, attention_mask,
-                              token_type_ids, position_ids, output_positions)
+                raise TypeError(
+                    f"output_positions must be a bool tensor, got {output_positions.dtype}"
+                )
+        _, device = _check_inputs(
+            self.config,
+            input_ids,
+            inputs_embeds,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            output_positions,
+        )
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         dtype = embedding_output.dtype
         # additive mask, built once for all layers; None when nothing is padded (no mask at all)
@@ -439,10 +527,17 @@ class BertModel(BertPreTrainedModel):
         if attention_mask is not None and not bool(attention_mask.all()):
             keep = attention_mask.to(torch.bool)[:, None, None, :]  # (B, 1, 1, L)
             extended_mask = torch.zeros(keep.shape, dtype=dtype, device=device).masked_fill_(
-                ~keep, torch.finfo(dtype).min)
+                ~keep, torch.finfo(dtype).min
+            )
         head_mask = self._expand_head_mask(head_mask, dtype)
         sequence_output, all_hidden, all_attn = self.encoder(
-            embedding_output, extended_mask, head_mask, output_hidden_states, output_attentions, output_positions)
+            embedding_output,
+            extended_mask,
+            head_mask,
+            output_hidden_states,
+            output_attentions,
+            output_positions,
+        )
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
         return BertModelOutput(sequence_output, pooled_output, all_hidden, all_attn)
 
@@ -451,11 +546,15 @@ class BertModel(BertPreTrainedModel):
         if head_mask is None:
             return None
         n, H = self.config.num_hidden_layers, self.config.num_attention_heads
-        head_mask = torch.as_tensor(head_mask, dtype=dtype, device=self.embeddings.word_embeddings.weight.device)
+        head_mask = torch.as_tensor(
+            head_mask, dtype=dtype, device=self.embeddings.word_embeddings.weight.device
+        )
         if head_mask.shape == (H,):
             head_mask = head_mask.expand(n, H)
         if head_mask.shape != (n, H):
-            raise ValueError(f"head_mask must have shape ({H},) or ({n}, {H}), got {tuple(head_mask.shape)}")
+            raise ValueError(
+                f"head_mask must have shape ({H},) or ({n}, {H}), got {tuple(head_mask.shape)}"
+            )
         return head_mask[:, None, :, None, None]  # (num_layers, 1, H, 1, 1)
 
 
@@ -487,15 +586,27 @@ class BertForMaskedLM(BertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.cls.predictions.decoder
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                head_mask=None, inputs_embeds=None, labels=None, output_hidden_states=False,
-                output_attentions=False, masked_only: bool | None = None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        head_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        output_hidden_states=False,
+        output_attentions=False,
+        masked_only: bool | None = None,
+    ):
         """labels (B, L): target id at positions to predict, -100 elsewhere.
         masked_only: None = fast path when training with labels; True/False forces it on/off."""
         if masked_only is None:
             masked_only = self.training and labels is not None
         if masked_only and labels is None:
-            raise ValueError("masked_only=True needs labels (it keeps only positions where labels != -100)")
+            raise ValueError(
+                "masked_only=True needs labels (it keeps only positions where labels != -100)"
+            )
         if labels is not None:
             shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
             _check_labels(labels, shape, self.config.vocab_size)
@@ -503,8 +614,17 @@ class BertForMaskedLM(BertPreTrainedModel):
         # fast path: the last layer's attention output + FFN and the MLM head run only at labelled
         # positions (hidden_states wants every row of every layer, so it keeps the full last layer)
         prune = selected if masked_only and not output_hidden_states else None
-        outputs = self.bert(input_ids, attention_mask, token_type_ids, position_ids, head_mask,
-                            inputs_embeds, output_hidden_states, output_attentions, output_positions=prune)
+        outputs = self.bert(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            head_mask,
+            inputs_embeds,
+            output_hidden_states,
+            output_attentions,
+            output_positions=prune,
+        )
         sequence_output = outputs.last_hidden_state  # (B, L, hidden), or (N, hidden) when pruned
 
         loss = None
@@ -517,7 +637,9 @@ class BertForMaskedLM(BertPreTrainedModel):
         else:
             prediction_scores = self.cls(sequence_output)  # (B, L, V)
             if labels is not None:
-                loss = _mlm_loss(prediction_scores.view(-1, self.config.vocab_size), labels.reshape(-1))
+                loss = _mlm_loss(
+                    prediction_scores.view(-1, self.config.vocab_size), labels.reshape(-1)
+                )
         return MaskedLMOutput(loss, prediction_scores, outputs.hidden_states, outputs.attentions)
 
 
@@ -532,36 +654,59 @@ def _mlm_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 # input validation: clear errors instead of silent out-of-range gathers or CUDA device asserts
 
 
-def _check_inputs(config, input_ids, inputs_embeds, attention_mask, token_type_ids, position_ids,
-                  output_positions=None):
+def _check_inputs(
+    config,
+    input_ids,
+    inputs_embeds,
+    attention_mask,
+    token_type_ids,
+    position_ids,
+    output_positions=None,
+):
     """Raises on inconsistent inputs; returns ((batch, seq_len), device)."""
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("pass exactly one of input_ids or inputs_embeds")
     if input_ids is not None:
         if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}; "
-                             "use input_ids[None] for a single sequence")
+            raise ValueError(
+                f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}; "
+                "use input_ids[None] for a single sequence"
+            )
         _check_ids("input_ids", input_ids, config.vocab_size, "vocab_size")
         shape, device = tuple(input_ids.shape), input_ids.device
     else:
         if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
-            raise ValueError(f"inputs_embeds must be (batch, seq_len, {config.hidden_size}), "
-                             f"got shape {tuple(inputs_embeds.shape)}")
+            raise ValueError(
+                f"inputs_embeds must be (batch, seq_len, {config.hidden_size}), "
+                f"got shape {tuple(inputs_embeds.shape)}"
+            )
         shape, device = tuple(inputs_embeds.shape[:2]), inputs_embeds.device
     B, L = shape
     if B == 0 or L == 0:
-        raise ValueError(f"empty input of shape (batch, seq_len) = {shape}: need at least one token")
+        raise ValueError(
+            f"empty input of shape (batch, seq_len) = {shape}: need at least one token"
+        )
     if L > config.max_position_embeddings:
-        raise ValueError(f"sequence length {L} exceeds max_position_embeddings={config.max_position_embeddings}; "
-                         f"truncate the input to at most {config.max_position_embeddings} tokens")
-    for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids),
-                    ("position_ids", position_ids), ("output_positions", output_positions)):
+        raise ValueError(
+            f"sequence length {L} exceeds max_position_embeddings={config.max_position_embeddings}; "
+            f"truncate the input to at most {config.max_position_embeddings} tokens"
+        )
+    for name, t in (
+        ("attention_mask", attention_mask),
+        ("token_type_ids", token_type_ids),
+        ("position_ids", position_ids),
+        ("output_positions", output_positions),
+    ):
         if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"{name} has shape {tuple(t.shape)} but the input is (batch, seq_len) = {shape}")
+            raise ValueError(
+                f"{name} has shape {tuple(t.shape)} but the input is (batch, seq_len) = {shape}"
+            )
     if token_type_ids is not None:
         _check_ids("token_type_ids", token_type_ids, config.type_vocab_size, "type_vocab_size")
     if position_ids is not None:
-        _check_ids("position_ids", position_ids, config.max_position_embeddings, "max_position_embeddings")
+        _check_ids(
+            "position_ids", position_ids, config.max_position_embeddings, "max_position_embeddings"
+        )
     return shape, device
 
 
@@ -573,17 +718,23 @@ def _check_ids(name, ids, limit, limit_name):
         lo, hi = int(lo), int(hi)
         if lo < 0 or hi >= limit:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"{name} contains {bad}, outside [0, {limit_name}={limit}); "
-                             f"check that the tokenizer and the model config agree")
+            raise ValueError(
+                f"{name} contains {bad}, outside [0, {limit_name}={limit}); "
+                f"check that the tokenizer and the model config agree"
+            )
 
 
 def _check_labels(labels, shape, vocab_size):
     if tuple(labels.shape) != tuple(shape):
-        raise ValueError(f"labels has shape {tuple(labels.shape)} but the input is (batch, seq_len) = {tuple(shape)}")
+        raise ValueError(
+            f"labels has shape {tuple(labels.shape)} but the input is (batch, seq_len) = {tuple(shape)}"
+        )
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise TypeError(f"labels must be an integer tensor, got dtype {labels.dtype}")
     bad = (labels >= vocab_size) | ((labels < 0) & (labels != IGNORE_INDEX))
     if bool(bad.any()):
         value = int(labels[bad][0])
-        raise ValueError(f"labels contains {value}; use ids in [0, vocab_size={vocab_size}) or "
-                         f"{IGNORE_INDEX} for positions to ignore")
+        raise ValueError(
+            f"labels contains {value}; use ids in [0, vocab_size={vocab_size}) or "
+            f"{IGNORE_INDEX} for positions to ignore"
+        )

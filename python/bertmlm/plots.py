@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 
-def plot_curves(metrics_csv: str | os.PathLike, out_png: str | os.PathLike,
-                unigram_acc: float | None = None) -> Path | None:
+def plot_curves(
+    metrics_csv: str | os.PathLike, out_png: str | os.PathLike, unigram_acc: float | None = None
+) -> Path | None:
     """Draw metrics.csv (see pretrain.MetricsFile) into two panels; None when it has no rows."""
     import matplotlib
 

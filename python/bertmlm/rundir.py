@@ -33,16 +33,19 @@ def resolve_out_dir(out: str | os.PathLike | None, resume: bool) -> Path:
         if not (out / "run_config.json").is_file():
             raise PretrainError(f"nothing to resume: {out} holds no run (no run_config.json)")
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PretrainError(f"output directory {out} already exists and is not empty; choose another "
-                            "--out, or add --resume to continue the run in it")
+        raise PretrainError(
+            f"output directory {out} already exists and is not empty; choose another "
+            "--out, or add --resume to continue the run in it"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise PretrainError(f"cannot write to output directory {out} ({e.strerror or e}); "
-                            "choose a writable --out") from None
+        raise PretrainError(
+            f"cannot write to output directory {out} ({e.strerror or e}); choose a writable --out"
+        ) from None
     return out
 
 
@@ -66,7 +69,11 @@ class MetricsFile:
         step's update (step < resumed step kept), evaluations after it (step <= kept)."""
         with open(self.path, newline="") as f:
             rows = list(csv.DictReader(f))
-        keep = [r for r in rows if int(r["step"]) < step or (r["kind"] == "val" and int(r["step"]) == step)]
+        keep = [
+            r
+            for r in rows
+            if int(r["step"]) < step or (r["kind"] == "val" and int(r["step"]) == step)
+        ]
         tmp = self.path.with_name(".metrics.csv.tmp")
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, self.COLUMNS)

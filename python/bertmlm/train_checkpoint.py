@@ -35,10 +35,18 @@ def capture_rng(collator_state: dict[str, torch.Tensor] | None = None) -> dict[s
     version, py_state, gauss = random.getstate()
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     state: dict[str, Any] = {
-        "python": {"version": version, "state": torch.tensor(py_state, dtype=torch.int64),
-                   "gauss": gauss},
-        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)),
-                  "pos": int(np_pos), "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "python": {
+            "version": version,
+            "state": torch.tensor(py_state, dtype=torch.int64),
+            "gauss": gauss,
+        },
+        "numpy": {
+            "name": np_name,
+            "keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -52,16 +60,25 @@ def restore_rng(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["gauss"]))
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(root: str | os.PathLike, step: int, *, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, scheduler_state: dict[str, Any],
-                    rng_state: dict[str, Any], state: dict[str, Any], keep: int = 2) -> Path:
+def save_checkpoint(
+    root: str | os.PathLike,
+    step: int,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler_state: dict[str, Any],
+    rng_state: dict[str, Any],
+    state: dict[str, Any],
+    keep: int = 2,
+) -> Path:
     """Write checkpoint `root/step-NNNNNN` atomically, point `root/latest` at it, prune old ones."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -110,19 +127,28 @@ def read_state(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads((Path(path) / "state.json").read_text())
 
 
-def load_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer,
-                    device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device | str = "cpu",
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Load weights and optimizer state in place; returns (state, scheduler_state, rng_state)."""
     path = Path(path)
     try:
-        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False,
-                                         device=str(device))
+        missing, unexpected = load_model(
+            model, str(path / "model.safetensors"), strict=False, device=str(device)
+        )
     except RuntimeError as e:  # shape mismatch: torch lists every tensor, one line is enough
-        raise ValueError(f"checkpoint {path} does not fit the model: {str(e).splitlines()[-1].strip()}") from None
+        raise ValueError(
+            f"checkpoint {path} does not fit the model: {str(e).splitlines()[-1].strip()}"
+        ) from None
     if missing or unexpected:
-        raise ValueError(f"checkpoint {path} does not fit the model: missing {sorted(missing)[:5]}, "
-                         f"unexpected {sorted(unexpected)[:5]}")
+        raise ValueError(
+            f"checkpoint {path} does not fit the model: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}"
+        )
     optimizer.load_state_dict(_load_pt(path / "optimizer.pt", device))
     scheduler_state = _load_pt(path / "scheduler.pt", "cpu")
     rng_state = _load_pt(path / "rng.pt", "cpu")
@@ -134,7 +160,9 @@ def _load_pt(path: Path, device: torch.device | str) -> Any:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError:
-        raise ValueError(f"refused to load {path}: it holds more than tensors and plain values, and "
-                         "unpickling it could run code") from None
+        raise ValueError(
+            f"refused to load {path}: it holds more than tensors and plain values, and "
+            "unpickling it could run code"
+        ) from None
     except (RuntimeError, EOFError) as e:
         raise ValueError(f"cannot load {path}: {str(e).strip().splitlines()[0]}") from None

@@ -108,15 +108,24 @@ def build_tokenizer_json(
     for n, (a, b) in enumerate(merge_list):
         for tok in (a, b, a + b):
             if tok not in vocab_map:
-                raise ValueError(f"merge {n} ({a!r}, {b!r}): token {tok!r} is not in the vocabulary")
+                raise ValueError(
+                    f"merge {n} ({a!r}, {b!r}): token {tok!r} is not in the vocabulary"
+                )
     added = []
     for tok in special_tokens:
         if tok not in vocab_map:
             raise ValueError(f"special token {tok!r} is not in the vocabulary")
-        added.append({
-            "id": vocab_map[tok], "content": tok, "single_word": False, "lstrip": False,
-            "rstrip": False, "normalized": False, "special": True,
-        })
+        added.append(
+            {
+                "id": vocab_map[tok],
+                "content": tok,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+        )
     if unk_token is not None and unk_token not in vocab_map:
         raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
     return {

@@ -126,8 +126,11 @@ class Tokenizer:
                     "byte_fallback=True, but the initial tokenizer has no byte tokens and its "
                     "ids are kept; train a new tokenizer with byte_fallback=True instead"
                 )
-            for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents),
-                                ("nfkc", nfkc)):
+            for name, value in (
+                ("lowercase", lowercase),
+                ("strip_accents", strip_accents),
+                ("nfkc", nfkc),
+            ):
                 if value and value != getattr(initial, name):
                     raise ValueError(
                         f"{name}={value!r} differs from the initial tokenizer's "
@@ -157,8 +160,10 @@ class Tokenizer:
             else:
                 assert texts is not None
                 native = _fastbpe.Tokenizer.train_iterator(
-                    bars.wrap_texts(texts), vocab_size,
-                    progress=bars if show_progress else None, **kwargs,
+                    bars.wrap_texts(texts),
+                    vocab_size,
+                    progress=bars if show_progress else None,
+                    **kwargs,
                 )
         finally:
             bars.close()
@@ -274,7 +279,9 @@ class Tokenizer:
 
     def _unknown_id(self, ids: Iterable[int]) -> KeyError:
         bad = next(i for i in ids if not 0 <= i < self.vocab_size)
-        return KeyError(f"token id {bad} is not in the vocabulary (ids are 0..{self.vocab_size - 1})")
+        return KeyError(
+            f"token id {bad} is not in the vocabulary (ids are 0..{self.vocab_size - 1})"
+        )
 
     # ---- files ---------------------------------------------------------------------------
 
@@ -451,7 +458,9 @@ def _check_texts(texts: Any) -> list[str]:
 def _check_ids(ids: Any) -> list[int]:
     if isinstance(ids, np.ndarray):
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"ids must be a 1-D integer array, got {ids.dtype} with shape {ids.shape}")
+            raise TypeError(
+                f"ids must be a 1-D integer array, got {ids.dtype} with shape {ids.shape}"
+            )
         return ids.tolist()
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise TypeError(f"ids must be a list of int, got {type(ids).__name__}")
@@ -503,7 +512,9 @@ def _resolve_corpus(x: Any) -> tuple[list[str] | None, Iterable[str] | None]:
         if x and all(isinstance(i, str) for i in x) and all(os.path.isfile(i) for i in x):
             return [str(i) for i in x], None
         if any(isinstance(i, os.PathLike) for i in x):
-            raise TypeError("files_or_texts mixes paths and other items; pass only paths or only str")
+            raise TypeError(
+                "files_or_texts mixes paths and other items; pass only paths or only str"
+            )
         for i, item in enumerate(x):
             if not isinstance(item, str):
                 raise TypeError(
@@ -520,7 +531,9 @@ def _resolve_corpus(x: Any) -> tuple[list[str] | None, Iterable[str] | None]:
     if isinstance(first, os.PathLike):
         rest = list(it)
         if not all(isinstance(i, os.PathLike) for i in rest):
-            raise TypeError("files_or_texts mixes paths and other items; pass only paths or only str")
+            raise TypeError(
+                "files_or_texts mixes paths and other items; pass only paths or only str"
+            )
         return [f for i in [first, *rest] for f in _expand(Path(i))], None
     return None, chain([first], it)
 
