@@ -24,6 +24,7 @@ import pickle
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -63,20 +64,20 @@ def read_state_dict(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
     if (directory / WEIGHTS_NAME).is_file():
         path = directory / WEIGHTS_NAME
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            loaded: Any = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as e:
             raise ValueError(
                 f"refused to load {path}: it is not a plain tensor checkpoint and unpickling it could run "
                 f"arbitrary code (torch.load weights_only=True said: {str(e).splitlines()[0]}). "
                 f"Convert it to {SAFE_WEIGHTS_NAME} from a trusted environment."
             ) from None
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict) or not all(
-            isinstance(v, torch.Tensor) for v in state.values()
+        if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+            loaded = loaded["state_dict"]
+        if not isinstance(loaded, dict) or not all(
+            isinstance(v, torch.Tensor) for v in loaded.values()
         ):
             raise ValueError(f"{path} does not hold a state dict (a dict of name -> tensor)")
-        return state
+        return loaded
     raise FileNotFoundError(
         f"no weights in {directory}: expected {SAFE_WEIGHTS_NAME}, {SAFE_WEIGHTS_INDEX_NAME} or {WEIGHTS_NAME}"
     )

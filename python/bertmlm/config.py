@@ -102,7 +102,7 @@ class BertConfig:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         hidden, layers, heads, inter = PRESETS[name]
-        fields = dict(
+        fields: dict[str, Any] = dict(
             hidden_size=hidden,
             num_hidden_layers=layers,
             num_attention_heads=heads,

@@ -53,9 +53,12 @@ class FillMask:
                 f"tokenizer in {tok_dir} has {self.tokenizer.vocab_size} tokens"
             )
         self.device = device
-        ids = {t: self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[MASK]")}
-        if None in ids.values():
-            raise FillMaskError(f"the tokenizer in {tok_dir} lacks [CLS], [SEP] or [MASK]")
+        ids: dict[str, int] = {}
+        for t in ("[CLS]", "[SEP]", "[MASK]"):
+            i = self.tokenizer.token_to_id(t)
+            if i is None:
+                raise FillMaskError(f"the tokenizer in {tok_dir} lacks [CLS], [SEP] or [MASK]")
+            ids[t] = i
         self.cls_id, self.sep_id, self.mask_id = ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
         specials = getattr(self.tokenizer, "special_tokens", [])
         self.special_ids = [
@@ -74,7 +77,8 @@ class FillMask:
                 f"the text is {len(body)} tokens long; the model takes at most {limit}"
             )
         ids = torch.tensor([[self.cls_id, *body, self.sep_id]], device=self.device)
-        positions = (ids[0] == self.mask_id).nonzero().flatten().tolist()
+        is_mask = torch.eq(ids[0], self.mask_id)
+        positions = is_mask.nonzero().flatten().tolist()
         if not positions:
             raise FillMaskError(
                 "the text has no [MASK] token; write [MASK] where a word should be guessed"

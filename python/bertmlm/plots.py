@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import Any
 
 
 def plot_curves(
@@ -27,7 +28,10 @@ def plot_curves(
         losses.append(float(r["loss"]))
         accs.append(float(r["acc"]))
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    styles = {"train": dict(label="train", alpha=0.8), "val": dict(label="held-out", marker="o")}
+    styles: dict[str, dict[str, Any]] = {
+        "train": dict(label="train", alpha=0.8),
+        "val": dict(label="held-out", marker="o"),
+    }
     for kind, (steps, losses, accs) in sorted(series.items()):
         ax_loss.plot(steps, losses, **styles.get(kind, {"label": kind}))
         ax_acc.plot(steps, accs, **styles.get(kind, {"label": kind}))

@@ -42,7 +42,7 @@ def capture_rng(collator_state: dict[str, torch.Tensor] | None = None) -> dict[s
         },
         "numpy": {
             "name": np_name,
-            "keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "keys": torch.from_numpy(np.asarray(np_keys).astype(np.int64)),
             "pos": int(np_pos),
             "has_gauss": int(np_has_gauss),
             "gauss": float(np_gauss),
