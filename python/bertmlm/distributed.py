@@ -77,18 +77,27 @@ def barrier(env: DistEnv) -> None:
         dist.barrier()
 
 
+class PeerFailed(RuntimeError):
+    """Rank 0 failed in a block the other ranks were waiting on (rank 0 prints the reason)."""
+
+
 @contextlib.contextmanager
 def main_first(env: DistEnv) -> Iterator[None]:
     """Rank 0 runs the block first (e.g. writes a cache); the others run it after rank 0 is done
-    (and then find the cache). A failure on rank 0 still releases the others, which then fail on
-    their own (or find nothing) instead of hanging."""
+    (and then find the cache). Rank 0 tells the others whether it succeeded: when it failed they
+    raise PeerFailed instead of going on alone (and hanging at the next collective)."""
     if env.enabled and not env.is_main:
-        dist.barrier()
+        if broadcast_value(0.0, env) != 1.0:
+            raise PeerFailed("rank 0 failed (its message is above); stopping this rank too")
+        yield
+        return
+    ok = False
     try:
         yield
+        ok = True
     finally:
-        if env.enabled and env.is_main:
-            dist.barrier()
+        if env.enabled:
+            broadcast_value(1.0 if ok else 0.0, env)
 
 
 def all_reduce(values: Sequence[float], env: DistEnv, *, op: str = "sum",

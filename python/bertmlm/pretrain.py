@@ -138,18 +138,21 @@ def parse_args(argv: list[str] | None) -> tuple[PretrainConfig, set[str]]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the CLI; returns the summary. Bad input raises SystemExit with a one-line message."""
     from .corpus import CorpusError
+    from .distributed import PeerFailed
     from .trainer import TrainingDiverged
 
     cfg, given = parse_args(argv)
     try:
         env = _init_distributed(cfg)
-        try:
-            return run(cfg, given, env)
-        finally:
-            from .distributed import shutdown
+        from .distributed import barrier, shutdown
 
+        try:
+            summary = run(cfg, given, env)
+            barrier(env)  # leave together: a rank that tears down gloo early can abort a peer
+            return summary
+        finally:
             shutdown()
-    except (PretrainError, CorpusError, TrainingDiverged) as e:
+    except (PretrainError, CorpusError, TrainingDiverged, PeerFailed) as e:
         raise SystemExit(f"error: {e}") from None
     except OSError as e:  # a full disk or a vanished directory mid-run: one line, not a traceback
         raise SystemExit(f"error: {e}") from None
@@ -206,8 +209,8 @@ def _run(cfg: PretrainConfig, given: set[str], env: Any) -> dict[str, Any]:
     from .trainer import Trainer, TrainSettings
 
     t_start = time.perf_counter()
-    with main_first(env):  # rank 0 creates the directory; the others then find it (empty)
-        out = resolve_out_dir(cfg.out, cfg.resume)
+    with main_first(env):  # rank 0 checks and creates the directory; the others then use it
+        out = resolve_out_dir(cfg.out, cfg.resume) if env.is_main else Path(cfg.out).expanduser()
     checkpoint = None
     if cfg.resume:
         cfg, checkpoint = resume_config(cfg, given, out)
