@@ -11,6 +11,11 @@ ratio much less.
     python benches/bench_model.py --config small --threads 1
     python benches/bench_model.py --config base --steps 4 --warmup 1
     python benches/bench_model.py --config small --device cuda --steps 50
+    python benches/bench_model.py --config small --compile   # both models torch.compile'd
+
+With --compile both models go through torch.compile (default inductor backend); the first
+warmup step of each, which includes compiling, is reported as its compile time. If compiling
+fails on this machine, the bench says so and times the eager model instead.
 
 Not a test: nothing is asserted.
 """
@@ -86,6 +91,7 @@ def main() -> None:
     ap.add_argument("--fused-adamw", action=argparse.BooleanOptionalAction, default=True,
                     help="AdamW(fused=True) for both models (default; --no-fused-adamw for the for-loop one)")
     ap.add_argument("--no-transformers", action="store_true", help="time only bertmlm")
+    ap.add_argument("--compile", action="store_true", help="torch.compile both models (compile time reported)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--verbose", action="store_true", help="print every paired step")
     args = ap.parse_args()
@@ -118,8 +124,21 @@ def main() -> None:
           f"batch {batch} x seq {seq_len}, mask_prob {args.mask_prob}, pad_frac {args.pad_frac}")
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"{platform.processor() or platform.machine()}")
-    for name, model in models.items():
-        train_steps(model, opts[name], batches, 0, args.warmup, device)
+    runners = dict(models)
+    if args.compile:
+        for name, model in models.items():
+            compiled = torch.compile(model)
+            try:  # the first step compiles (forward and backward); later ones may recompile once
+                seconds = train_steps(compiled, opts[name], batches, 0, 1, device)
+                print(f"{name}: torch.compile + first step {seconds:.1f}s")
+                runners[name] = compiled
+            except Exception as e:  # noqa: BLE001 - report and fall back to eager
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                print(f"{name}: torch.compile failed on this machine ({type(e).__name__}: {msg[:200]}); "
+                      "timing the eager model")
+                opts[name].zero_grad(set_to_none=True)
+    for name in models:
+        train_steps(runners[name], opts[name], batches, 0, args.warmup, device)
 
     # one step of each model per round, order alternating: both see the same machine load, and
     # the per-round ratio pairs them; medians shrug off the rounds another process disturbed
@@ -127,7 +146,7 @@ def main() -> None:
     order = list(models)
     for r in range(args.steps):
         for name in (order if r % 2 == 0 else order[::-1]):
-            seconds = train_steps(models[name], opts[name], batches, args.warmup + r, 1, device)
+            seconds = train_steps(runners[name], opts[name], batches, args.warmup + r, 1, device)
             rates[name].append(batch * seq_len / seconds)
         if args.verbose:
             print(f"step {r + 1}: " + ", ".join(f"{n} {rates[n][-1]:,.0f} tok/s" for n in order), flush=True)
