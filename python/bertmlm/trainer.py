@@ -28,7 +28,7 @@ collator stream and trains on its own rows of it through DistributedDataParallel
 loss by its share of the global batch's masked tokens; metrics are all-reduced, stop decisions
 agreed, and only rank 0 prints, records metrics and writes checkpoints.
 
-GPU: bf16 autocast, pinned host batches copied with non_blocking=True, no attention-mask tensor
+GPU: bf16 autocast, masked batches pinned and copied with non_blocking=True, no attention-mask tensor
 when a batch has no padding (SDPA may then use its flash kernels), padding columns past a
 batch's longest sequence cut off. `compile=True` wraps the model in torch.compile; if compiling
 fails the run says so once and continues eagerly.
@@ -271,7 +271,6 @@ class Trainer:
                 batches = self._epoch_batches()
                 loader = DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
                                     collate_fn=stack_examples, num_workers=s.num_workers,
-                                    pin_memory=self.device.type == "cuda",
                                     generator=torch.Generator())  # never touch the global RNG
                 model.train()
                 accumulated = 0
@@ -338,6 +337,8 @@ class Trainer:
             rows = ddp.rank_rows(len(batch["input_ids"]), self.env)
             batch = {k: v[rows] for k, v in batch.items()}
         batch = _trim_padding(batch)
+        if self.device.type == "cuda":  # page-locked host copies, so the transfers below are async
+            batch = {k: v.pin_memory() for k, v in batch.items()}
         attention_mask = batch.pop("attention_mask") if "attention_mask" in batch else None
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if attention_mask is not None:
