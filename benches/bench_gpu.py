@@ -27,8 +27,13 @@ import time
 
 import torch
 
-BASE = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-        "intermediate_size": 3072}
+BASE = {
+    "vocab_size": 30522,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+}
 CASES = [(128, 256), (512, 64)]  # (seq_len, batch): 32k tokens per step each
 BUDGET_S = 285.0  # leave room under a 5-minute limit
 
@@ -47,8 +52,11 @@ def make_host_batches(vocab: int, n: int, batch: int, seq: int, mask_prob: float
     return out
 
 
-def run_case(model, opt, host_batches, steps: int, warmup: int, device, transformers_model: bool = False):
+def run_case(
+    model, opt, host_batches, steps: int, warmup: int, device, transformers_model: bool = False
+):
     """(seconds of the first step, tokens/s over the timed steps)."""
+
     def step(i: int) -> None:
         b = host_batches[i % len(host_batches)]
         batch = {k: v.to(device, non_blocking=True) for k, v in b.items()}
@@ -78,12 +86,23 @@ def run_case(model, opt, host_batches, steps: int, warmup: int, device, transfor
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=30, help="timed steps per case")
-    ap.add_argument("--warmup", type=int, default=5, help="untimed steps per case (the first compiles)")
-    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
-                    help="also time torch.compile'd models (default on)")
+    ap.add_argument(
+        "--warmup", type=int, default=5, help="untimed steps per case (the first compiles)"
+    )
+    ap.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time torch.compile'd models (default on)",
+    )
     ap.add_argument("--transformers", action="store_true", help="also transformers (sdpa), eager")
     ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--budget", type=float, default=BUDGET_S, help="seconds; cases that would not fit are skipped")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=BUDGET_S,
+        help="seconds; cases that would not fit are skipped",
+    )
     args = ap.parse_args()
 
     if not torch.cuda.is_available():
@@ -99,11 +118,18 @@ def main() -> int:
     peak = peak_bf16_flops(name)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    print(f"device {name}, bf16 dense peak {peak / 1e12:.0f} TFLOP/s" if peak else
-          f"device {name}: bf16 peak unknown (add it to bertmlm.flops.PEAK_BF16_FLOPS); MFU not reported")
-    print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, BERT-base, dropout {args.dropout}, "
-          f"{args.steps} timed steps after {args.warmup} warmup")
-    cfg = BertConfig(**dict(BASE, hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout))
+    print(
+        f"device {name}, bf16 dense peak {peak / 1e12:.0f} TFLOP/s"
+        if peak
+        else f"device {name}: bf16 peak unknown (add it to bertmlm.flops.PEAK_BF16_FLOPS); MFU not reported"
+    )
+    print(
+        f"torch {torch.__version__}, CUDA {torch.version.cuda}, BERT-base, dropout {args.dropout}, "
+        f"{args.steps} timed steps after {args.warmup} warmup"
+    )
+    cfg = BertConfig(
+        **dict(BASE, hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
+    )
 
     variants = [("bertmlm", False)] + ([("bertmlm", True)] if args.compile else [])
     if args.transformers:
@@ -115,7 +141,9 @@ def main() -> int:
             left = args.budget - (time.perf_counter() - start)
             need = 90 if compiled else 25
             if left < need:
-                print(f"skipped {impl} seq {seq}{' compiled' if compiled else ''}: {left:.0f}s left of the budget")
+                print(
+                    f"skipped {impl} seq {seq}{' compiled' if compiled else ''}: {left:.0f}s left of the budget"
+                )
                 continue
             torch.manual_seed(0)
             if impl == "bertmlm":
@@ -123,24 +151,42 @@ def main() -> int:
                 opt = model.configure_optimizers(0.01, 1e-4, fused=True)
             else:
                 import transformers
-                model = transformers.BertForMaskedLM(
-                    transformers.BertConfig(**cfg.to_dict(), attn_implementation="sdpa")).to(device).train()
+
+                model = (
+                    transformers.BertForMaskedLM(
+                        transformers.BertConfig(**cfg.to_dict(), attn_implementation="sdpa")
+                    )
+                    .to(device)
+                    .train()
+                )
                 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, fused=True)
             run = torch.compile(model) if compiled else model
             try:
                 first, tps = run_case(run, opt, host, args.steps, args.warmup, device)
             except Exception as e:  # noqa: BLE001 - a compile failure on this machine: report it, go on
-                print(f"{impl} seq {seq}{' compiled' if compiled else ''} failed: {type(e).__name__}: "
-                      f"{str(e).splitlines()[0] if str(e) else ''}")
+                print(
+                    f"{impl} seq {seq}{' compiled' if compiled else ''} failed: {type(e).__name__}: "
+                    f"{str(e).splitlines()[0] if str(e) else ''}"
+                )
                 continue
             finally:
                 torch.cuda.synchronize()
             mem = torch.cuda.max_memory_allocated() / 2**30
             mfu = estimate_mfu(cfg, seq, tps, peak) if peak else None
-            hw = estimate_mfu(cfg, seq, tps, peak, head_fraction=0.15) if peak and impl == "bertmlm" else None
-            rows.append((impl + (" compiled" if compiled else ""), seq, batch, tps, mfu, hw, first, mem))
-            print(f"  {rows[-1][0]} seq {seq}: {tps:,.0f} tok/s" + (f", MFU {mfu:.1%}" if mfu else "")
-                  + f", first step {first:.1f}s, peak mem {mem:.1f} GiB", flush=True)
+            hw = (
+                estimate_mfu(cfg, seq, tps, peak, head_fraction=0.15)
+                if peak and impl == "bertmlm"
+                else None
+            )
+            rows.append(
+                (impl + (" compiled" if compiled else ""), seq, batch, tps, mfu, hw, first, mem)
+            )
+            print(
+                f"  {rows[-1][0]} seq {seq}: {tps:,.0f} tok/s"
+                + (f", MFU {mfu:.1%}" if mfu else "")
+                + f", first step {first:.1f}s, peak mem {mem:.1f} GiB",
+                flush=True,
+            )
             del model, opt, run
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
@@ -148,9 +194,14 @@ def main() -> int:
     print()
     print("| model | seq | batch | tokens/s | MFU | hw MFU | first step (s) | peak mem (GiB) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def f(x: float | None) -> str:
+        return f"{x:.1%}" if x is not None else "-"
+
     for impl, seq, batch, tps, mfu, hw, first, mem in rows:
-        f = (lambda x: f"{x:.1%}" if x is not None else "-")
-        print(f"| {impl} | {seq} | {batch} | {tps:,.0f} | {f(mfu)} | {f(hw)} | {first:.1f} | {mem:.1f} |")
+        print(
+            f"| {impl} | {seq} | {batch} | {tps:,.0f} | {f(mfu)} | {f(hw)} | {first:.1f} | {mem:.1f} |"
+        )
     print(f"\ntotal {time.perf_counter() - start:.0f}s")
     return 0
 

@@ -7,17 +7,37 @@ from bertmlm import pretrain
 def test_compile_failure_falls_back_to_eager(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BERTMLM_CACHE", str(tmp_path / "cache"))
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n\n".join(f"the cat {i % 7} sees the dog {i % 5}." for i in range(200)) + "\n")
+    corpus.write_text(
+        "\n\n".join(f"the cat {i % 7} sees the dog {i % 5}." for i in range(200)) + "\n"
+    )
 
     def broken_compile(model, *args, **kwargs):
         def run(*a, **k):
             raise RuntimeError("no C++ compiler found (simulated)")
+
         return run
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    argv = ["--corpus", str(corpus), "--vocab-size", "60", "--max-length", "16", "--batch-size", "4",
-            "--max-steps", "3", "--eval-every", "0", "--checkpoint-every", "0", "--no-progress",
-            "--device", "cpu", "--compile"]
+    argv = [
+        "--corpus",
+        str(corpus),
+        "--vocab-size",
+        "60",
+        "--max-length",
+        "16",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "3",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--compile",
+    ]
     summary = pretrain.main([*argv, "--out", str(tmp_path / "run")])
     assert summary["steps"] == 3
     assert summary["compile"]["ok"] is False and "simulated" in summary["compile"]["error"]

@@ -23,8 +23,10 @@ import torch
 from bertmlm import pretrain
 from safetensors.torch import load_file
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
-                                reason="torch.distributed with gloo is not available")
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+    reason="torch.distributed with gloo is not available",
+)
 
 WORDS = ["cat", "dog", "bird", "fish", "red", "big", "small", "sees", "likes", "chases", "the", "a"]
 STEPS = 8
@@ -32,29 +34,69 @@ STEPS = 8
 
 def write_corpus(path, docs=120, seed=0):
     rng = random.Random(seed)
-    paras = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30))) + "." for _ in range(docs)]
+    paras = [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30))) + "." for _ in range(docs)
+    ]
     path.write_text("\n\n".join(paras) + "\n")
     return path
 
 
 def common(corpus, out):
-    return ["--corpus", str(corpus), "--out", str(out), "--vocab-size", "100", "--max-length", "32",
-            "--log-every", "1", "--eval-every", "0", "--checkpoint-every", "4", "--no-progress",
-            "--seed", "5", "--dropout", "0", "--max-steps", str(STEPS), "--lr", "3e-3", "--device", "cpu"]
+    return [
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--vocab-size",
+        "100",
+        "--max-length",
+        "32",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "4",
+        "--no-progress",
+        "--seed",
+        "5",
+        "--dropout",
+        "0",
+        "--max-steps",
+        str(STEPS),
+        "--lr",
+        "3e-3",
+        "--device",
+        "cpu",
+    ]
 
 
 def torchrun(argv, env, cwd):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "bertmlm.pretrain", *argv]
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "bertmlm.pretrain",
+        *argv,
+    ]
+    proc = subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, f"torchrun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
 
 
 def train_losses(out):
     with open(out / "metrics.csv", newline="") as f:
-        return [(int(r["step"]), float(r["loss"]), int(r["tokens_seen"]))
-                for r in csv.DictReader(f) if r["kind"] == "train"]
+        return [
+            (int(r["step"]), float(r["loss"]), int(r["tokens_seen"]))
+            for r in csv.DictReader(f)
+            if r["kind"] == "train"
+        ]
 
 
 def weights(out):
@@ -85,13 +127,17 @@ def test_two_gloo_ranks_match_one_process_and_resume(tmp_path, monkeypatch):
     d = json.loads((ddp / "summary.json").read_text())
     assert d["steps"] == STEPS and d["world_size"] == 2 and d["global_batch_size"] == 8
     # the same tokenizer (trained by rank 0, then read by rank 1) and the same tokens seen
-    assert (ddp / "tokenizer" / "vocab.json").read_text() == (single / "tokenizer" / "vocab.json").read_text()
+    assert (ddp / "tokenizer" / "vocab.json").read_text() == (
+        single / "tokenizer" / "vocab.json"
+    ).read_text()
     assert d["tokens_seen"] == s["tokens_seen"]
     ls, ld = train_losses(single), train_losses(ddp)
     assert [r[0] for r in ls] == [r[0] for r in ld] and [r[2] for r in ls] == [r[2] for r in ld]
     for (step, a, _), (_, b, _) in zip(ls, ld):
         assert abs(a - b) < 1e-4, (step, a, b)
-    print(f"max |loss difference| = {max(abs(x[1] - y[1]) for x, y in zip(ls, ld)):.2e} (metrics.csv: 6 digits)")
+    print(
+        f"max |loss difference| = {max(abs(x[1] - y[1]) for x, y in zip(ls, ld)):.2e} (metrics.csv: 6 digits)"
+    )
     assert_same_weights(weights(single), weights(ddp), 1e-4)
     assert abs(s["val_loss"] - d["val_loss"]) < 1e-4
     # only rank 0 wrote: one metrics row per step, no stray files from rank 1
@@ -134,8 +180,12 @@ def test_line_by_line_two_ranks_match_one_process(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTMLM_CACHE", str(cache))
     rng = random.Random(1)
     corpus = tmp_path / "lines.txt"
-    corpus.write_text("\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 25)))
-                                for _ in range(150)) + "\n")
+    corpus.write_text(
+        "\n".join(
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 25))) for _ in range(150)
+        )
+        + "\n"
+    )
     env = dict(os.environ, BERTMLM_CACHE=str(cache), OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
     extra = ["--line-by-line", "--max-steps", "6", "--checkpoint-every", "0"]

@@ -100,12 +100,15 @@ def main_first(env: DistEnv) -> Iterator[None]:
             broadcast_value(1.0 if ok else 0.0, env)
 
 
-def all_reduce(values: Sequence[float], env: DistEnv, *, op: str = "sum",
-               device: torch.device | None = None) -> list[float]:
+def all_reduce(
+    values: Sequence[float], env: DistEnv, *, op: str = "sum", device: torch.device | None = None
+) -> list[float]:
     """Sum (or max) a few numbers over all ranks, in float64; returns them as Python floats."""
     if not env.enabled:
         return [float(v) for v in values]
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device or _comm_device())
+    t = torch.tensor(
+        [float(v) for v in values], dtype=torch.float64, device=device or _comm_device()
+    )
     dist.all_reduce(t, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
     return t.tolist()
 
@@ -138,7 +141,11 @@ def wrap_ddp(model: torch.nn.Module, env: DistEnv, device: torch.device) -> torc
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    device_ids = [device.index if device.index is not None else env.local_rank] if device.type == "cuda" else None
+    device_ids = (
+        [device.index if device.index is not None else env.local_rank]
+        if device.type == "cuda"
+        else None
+    )
     # every parameter gets a gradient every step (the MLM head too: an all-unmasked batch still
     # puts it in the graph), so no unused-parameter search; bucket views avoid a gradient copy
     return DDP(model, device_ids=device_ids, gradient_as_bucket_view=True)
