@@ -32,17 +32,52 @@ from bertmlm import BertConfig, BertForMaskedLM
 
 # name -> (config fields, seq_len, batch)
 CONFIGS = {
-    "tiny": (dict(vocab_size=8192, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                  intermediate_size=512), 128, 32),
-    "small": (dict(vocab_size=8192, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                   intermediate_size=1024), 128, 32),
-    "base": (dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                  intermediate_size=3072), 128, 32),
+    "tiny": (
+        dict(
+            vocab_size=8192,
+            hidden_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=512,
+        ),
+        128,
+        32,
+    ),
+    "small": (
+        dict(
+            vocab_size=8192,
+            hidden_size=256,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            intermediate_size=1024,
+        ),
+        128,
+        32,
+    ),
+    "base": (
+        dict(
+            vocab_size=30522,
+            hidden_size=768,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            intermediate_size=3072,
+        ),
+        128,
+        32,
+    ),
 }
 
 
-def make_batches(cfg: BertConfig, n: int, batch: int, seq_len: int, mask_prob: float, pad_frac: float,
-                 device, seed: int):
+def make_batches(
+    cfg: BertConfig,
+    n: int,
+    batch: int,
+    seq_len: int,
+    mask_prob: float,
+    pad_frac: float,
+    device,
+    seed: int,
+):
     """Random ids with MLM labels at `mask_prob` of the real tokens; `pad_frac` of rows padded."""
     g = torch.Generator().manual_seed(seed)
     out = []
@@ -56,8 +91,12 @@ def make_batches(cfg: BertConfig, n: int, batch: int, seq_len: int, mask_prob: f
         selected = (torch.rand(batch, seq_len, generator=g) < mask_prob) & mask.bool()
         labels = torch.where(selected, ids, torch.full_like(ids, -100))
         inputs = torch.where(selected, torch.full_like(ids, 4), ids)  # [MASK] = 4
-        out.append({k: v.to(device) for k, v in
-                    dict(input_ids=inputs, attention_mask=mask, labels=labels).items()})
+        out.append(
+            {
+                k: v.to(device)
+                for k, v in dict(input_ids=inputs, attention_mask=mask, labels=labels).items()
+            }
+        )
     return out
 
 
@@ -80,18 +119,36 @@ def train_steps(model, opt, batches, start: int, steps: int, device) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="small")
-    ap.add_argument("--steps", type=int, default=12, help="timed steps per model (alternating, paired)")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed steps per model before the first round")
+    ap.add_argument(
+        "--steps", type=int, default=12, help="timed steps per model (alternating, paired)"
+    )
+    ap.add_argument(
+        "--warmup", type=int, default=2, help="untimed steps per model before the first round"
+    )
     ap.add_argument("--batch", type=int, default=None, help="override the config's batch size")
-    ap.add_argument("--seq-len", type=int, default=None, help="override the config's sequence length")
-    ap.add_argument("--mask-prob", type=float, default=0.15, help="fraction of tokens with MLM labels")
-    ap.add_argument("--pad-frac", type=float, default=0.0, help="fraction of rows padded (to random lengths)")
-    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    ap.add_argument(
+        "--seq-len", type=int, default=None, help="override the config's sequence length"
+    )
+    ap.add_argument(
+        "--mask-prob", type=float, default=0.15, help="fraction of tokens with MLM labels"
+    )
+    ap.add_argument(
+        "--pad-frac", type=float, default=0.0, help="fraction of rows padded (to random lengths)"
+    )
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
+    )
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--fused-adamw", action=argparse.BooleanOptionalAction, default=True,
-                    help="AdamW(fused=True) for both models (default; --no-fused-adamw for the for-loop one)")
+    ap.add_argument(
+        "--fused-adamw",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="AdamW(fused=True) for both models (default; --no-fused-adamw for the for-loop one)",
+    )
     ap.add_argument("--no-transformers", action="store_true", help="time only bertmlm")
-    ap.add_argument("--compile", action="store_true", help="torch.compile both models (compile time reported)")
+    ap.add_argument(
+        "--compile", action="store_true", help="torch.compile both models (compile time reported)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--verbose", action="store_true", help="print every paired step")
     args = ap.parse_args()
@@ -108,6 +165,7 @@ def main() -> None:
     models = {"bertmlm": BertForMaskedLM(cfg)}
     if not args.no_transformers:
         import transformers
+
         hf_cfg = transformers.BertConfig(**cfg.to_dict(), attn_implementation="sdpa")
         hf = transformers.BertForMaskedLM(hf_cfg)
         hf.load_state_dict(models["bertmlm"].state_dict())  # same starting point
@@ -117,13 +175,19 @@ def main() -> None:
         model.to(device).train()
         # the same optimizer for both; fused (one kernel per tensor) so that the optimizer, which
         # is not what this bench compares, adds as little common time as it can
-        opts[name] = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, fused=args.fused_adamw)
+        opts[name] = torch.optim.AdamW(
+            model.parameters(), lr=1e-4, weight_decay=0.01, fused=args.fused_adamw
+        )
 
-    print(f"config {args.config}: vocab {cfg.vocab_size}, hidden {cfg.hidden_size}, layers "
-          f"{cfg.num_hidden_layers}, heads {cfg.num_attention_heads}, intermediate {cfg.intermediate_size}; "
-          f"batch {batch} x seq {seq_len}, mask_prob {args.mask_prob}, pad_frac {args.pad_frac}")
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{platform.processor() or platform.machine()}")
+    print(
+        f"config {args.config}: vocab {cfg.vocab_size}, hidden {cfg.hidden_size}, layers "
+        f"{cfg.num_hidden_layers}, heads {cfg.num_attention_heads}, intermediate {cfg.intermediate_size}; "
+        f"batch {batch} x seq {seq_len}, mask_prob {args.mask_prob}, pad_frac {args.pad_frac}"
+    )
+    print(
+        f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"{platform.processor() or platform.machine()}"
+    )
     runners = dict(models)
     if args.compile:
         for name, model in models.items():
@@ -134,8 +198,10 @@ def main() -> None:
                 runners[name] = compiled
             except Exception as e:  # noqa: BLE001 - report and fall back to eager
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                print(f"{name}: torch.compile failed on this machine ({type(e).__name__}: {msg[:200]}); "
-                      "timing the eager model")
+                print(
+                    f"{name}: torch.compile failed on this machine ({type(e).__name__}: {msg[:200]}); "
+                    "timing the eager model"
+                )
                 opts[name].zero_grad(set_to_none=True)
     for name in models:
         train_steps(runners[name], opts[name], batches, 0, args.warmup, device)
@@ -145,22 +211,29 @@ def main() -> None:
     rates: dict[str, list[float]] = {name: [] for name in models}
     order = list(models)
     for r in range(args.steps):
-        for name in (order if r % 2 == 0 else order[::-1]):
+        for name in order if r % 2 == 0 else order[::-1]:
             seconds = train_steps(runners[name], opts[name], batches, args.warmup + r, 1, device)
             rates[name].append(batch * seq_len / seconds)
         if args.verbose:
-            print(f"step {r + 1}: " + ", ".join(f"{n} {rates[n][-1]:,.0f} tok/s" for n in order), flush=True)
+            print(
+                f"step {r + 1}: " + ", ".join(f"{n} {rates[n][-1]:,.0f} tok/s" for n in order),
+                flush=True,
+            )
 
     print()
     print("| model | tokens/s (median) | min | max |")
     print("|---|---:|---:|---:|")
     for name in order:
-        print(f"| {name} | {statistics.median(rates[name]):,.0f} | {min(rates[name]):,.0f} | {max(rates[name]):,.0f} |")
+        print(
+            f"| {name} | {statistics.median(rates[name]):,.0f} | {min(rates[name]):,.0f} | {max(rates[name]):,.0f} |"
+        )
     if "transformers" in rates:
         ratios = sorted(a / b for a, b in zip(rates["bertmlm"], rates["transformers"]))
         q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
-        print(f"\nratio bertmlm / transformers: median {statistics.median(ratios):.2f}x "
-              f"over {len(ratios)} paired steps (quartiles {q1:.2f}-{q3:.2f})")
+        print(
+            f"\nratio bertmlm / transformers: median {statistics.median(ratios):.2f}x "
+            f"over {len(ratios)} paired steps (quartiles {q1:.2f}-{q3:.2f})"
+        )
 
 
 if __name__ == "__main__":

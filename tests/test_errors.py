@@ -64,7 +64,7 @@ def test_a_single_10_mb_line(tmp_path):
     # no newline at all: the chunked reader must grow one chunk rather than cut a word
     words = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur"]
     rng = random.Random(0)
-    line = " ".join(rng.choice(words) for _ in range(1_700_000))[: 10_000_000]
+    line = " ".join(rng.choice(words) for _ in range(1_700_000))[:10_000_000]
     line = line[: line.rfind(" ")]
     path = tmp_path / "one_line.txt"
     path.write_text(line, encoding="utf-8")
@@ -81,7 +81,9 @@ def test_non_utf8_corpus_for_pretraining_is_read_with_replacement(tmp_path, monk
     # test_tokenizer_errors.py::test_non_utf8_file_names_file_and_offset.)
     monkeypatch.setenv("BERTMLM_CACHE", str(tmp_path / "cache"))
     bad = tmp_path / "latin1.txt"
-    bad.write_bytes(("the cat sees the dog. " * 5 + "\n\n").encode() * 60 + "caf\xe9\n".encode("latin-1"))
+    bad.write_bytes(
+        ("the cat sees the dog. " * 5 + "\n\n").encode() * 60 + "caf\xe9\n".encode("latin-1")
+    )
     pretrain.main(pretrain_args(bad, tmp_path / "run", "--max-steps", "1"))
     assert "\ufffd" in Tokenizer.load(tmp_path / "run" / "tokenizer").get_vocab()
 
@@ -89,8 +91,15 @@ def test_non_utf8_corpus_for_pretraining_is_read_with_replacement(tmp_path, monk
 # ---- training arguments ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,value", [("vocab_size", 2**64), ("vocab_size", 10**30),
-                                        ("min_frequency", 2**64), ("limit_alphabet", 2**70)])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("vocab_size", 2**64),
+        ("vocab_size", 10**30),
+        ("min_frequency", 2**64),
+        ("limit_alphabet", 2**70),
+    ],
+)
 def test_absurdly_large_training_arguments_are_named(name, value):
     kwargs = {"vocab_size": 100, name: value}
     with pytest.raises(ValueError, match=name):
@@ -135,8 +144,11 @@ def test_merges_txt_cut_inside_a_line_names_the_line(saved):
         Tokenizer.load(saved)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a merges.txt that lost whole lines at the end loads "
-                   "silently; vocab.json then holds merged tokens no merge produces")
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect: a merges.txt that lost whole lines at the end loads "
+    "silently; vocab.json then holds merged tokens no merge produces",
+)
 def test_merges_txt_missing_its_last_lines_is_detected(saved):
     lines = (saved / "merges.txt").read_text(encoding="utf-8").splitlines(keepends=True)
     (saved / "merges.txt").write_text("".join(lines[:-3]), encoding="utf-8")
@@ -174,9 +186,16 @@ def test_empty_batches(tok):
 
 
 def test_model_on_an_empty_batch_is_a_clear_error_or_empty_output():
-    model = BertForMaskedLM(BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1,
-                                       num_attention_heads=2, intermediate_size=32,
-                                       max_position_embeddings=32)).eval()
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=40,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=32,
+        )
+    ).eval()
     for shape in [(0, 8), (2, 0)]:
         ids = torch.zeros(shape, dtype=torch.long)
         try:
@@ -196,16 +215,37 @@ NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat"]
 
 def write_corpus(path: Path) -> Path:
     rng = random.Random(0)
-    paras = [" ".join(f"the {rng.choice(NOUNS)} sees the {rng.choice(NOUNS)}." for _ in range(4))
-             for _ in range(120)]
+    paras = [
+        " ".join(f"the {rng.choice(NOUNS)} sees the {rng.choice(NOUNS)}." for _ in range(4))
+        for _ in range(120)
+    ]
     path.write_text("\n\n".join(paras) + "\n")
     return path
 
 
 def pretrain_args(corpus, out, *extra):
-    return ["--corpus", str(corpus), "--out", str(out), "--vocab-size", "60", "--max-length", "16",
-            "--batch-size", "4", "--log-every", "1", "--eval-every", "0", "--checkpoint-every", "1",
-            "--no-progress", "--seed", "1", *extra]
+    return [
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--vocab-size",
+        "60",
+        "--max-length",
+        "16",
+        "--batch-size",
+        "4",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "1",
+        "--no-progress",
+        "--seed",
+        "1",
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -227,15 +267,34 @@ def expect_exit(argv, *fragments) -> str:
 def test_max_length_above_the_position_table(corpus, tmp_path):
     tok = train(write_corpus(tmp_path / "c2.txt"), 60)
     tok.save(tmp_path / "tok")
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+    config = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
     config.save(tmp_path / "cfg")
-    expect_exit(pretrain_args(corpus, tmp_path / "run", "--tokenizer", str(tmp_path / "tok"),
-                              "--model", str(tmp_path / "cfg" / "config.json"), "--max-length", "64"),
-                "--max-length 64", "max_position_embeddings")
+    expect_exit(
+        pretrain_args(
+            corpus,
+            tmp_path / "run",
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--model",
+            str(tmp_path / "cfg" / "config.json"),
+            "--max-length",
+            "64",
+        ),
+        "--max-length 64",
+        "max_position_embeddings",
+    )
 
 
-def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(corpus, tmp_path, monkeypatch):
+def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(
+    corpus, tmp_path, monkeypatch
+):
     from bertmlm import trainer as trainer_mod
     from bertmlm.train_checkpoint import latest_checkpoint
 
@@ -251,8 +310,9 @@ def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(corpus, 
 
     monkeypatch.setattr(BertForMaskedLM, "forward", poisoned)
     out = tmp_path / "run"
-    message = expect_exit(pretrain_args(corpus, out, "--max-steps", "10"), "loss became nan",
-                          "step 4", "--lr")
+    message = expect_exit(
+        pretrain_args(corpus, out, "--max-steps", "10"), "loss became nan", "step 4", "--lr"
+    )
     ckpt = latest_checkpoint(out / "checkpoints")
     assert ckpt is not None and ckpt.name == "step-000003" and str(ckpt) in message
     from safetensors.torch import load_file
@@ -313,8 +373,10 @@ def test_resuming_with_a_checkpoint_of_another_model(corpus, tmp_path):
 
     mine, theirs = latest_checkpoint(out / "checkpoints"), latest_checkpoint(other / "checkpoints")
     shutil.copy(theirs / "model.safetensors", mine / "model.safetensors")
-    expect_exit(["--out", str(out), "--resume", "--max-steps", "4", "--no-progress"],
-                "does not fit the model")
+    expect_exit(
+        ["--out", str(out), "--resume", "--max-steps", "4", "--no-progress"],
+        "does not fit the model",
+    )
 
 
 def test_full_disk_in_the_fastbpe_cli(tmp_path, monkeypatch, capsys):
@@ -339,9 +401,18 @@ def test_saving_a_tokenizer_under_a_file_is_an_oserror(tok, tmp_path):
     assert blocker.read_text() == "x"
 
 
-@pytest.mark.parametrize("option,value", [("--max-length", "4"), ("--batch-size", "0"), ("--lr", "2"),
-                                          ("--mlm-probability", "0"), ("--vocab-size", "8"),
-                                          ("--max-steps", "0"), ("--val-fraction", "1")])
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--max-length", "4"),
+        ("--batch-size", "0"),
+        ("--lr", "2"),
+        ("--mlm-probability", "0"),
+        ("--vocab-size", "8"),
+        ("--max-steps", "0"),
+        ("--val-fraction", "1"),
+    ],
+)
 def test_pretrain_settings_out_of_range(corpus, tmp_path, option, value):
     expect_exit(pretrain_args(corpus, tmp_path / "run", option, value), option)
     assert not (tmp_path / "run").exists()  # a fresh run directory is not left behind
@@ -351,5 +422,9 @@ def test_resuming_a_run_killed_before_its_first_checkpoint(corpus, tmp_path):
     out = tmp_path / "run"
     pretrain.main(pretrain_args(corpus, out, "--max-steps", "1"))
     shutil.rmtree(out / "checkpoints")  # as if killed before the first checkpoint was complete
-    expect_exit(["--out", str(out), "--resume", "--no-progress"], "nothing to resume",
-                "before its first one", f"delete {out}")
+    expect_exit(
+        ["--out", str(out), "--resume", "--no-progress"],
+        "nothing to resume",
+        "before its first one",
+        f"delete {out}",
+    )

@@ -62,8 +62,10 @@ def init(device_type: str) -> DistEnv:
         torch.cuda.set_device(env.local_rank)
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
-        kwargs = {"device_id": torch.device("cuda", env.local_rank)} if backend == "nccl" else {}
-        dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size, **kwargs)
+        device_id = torch.device("cuda", env.local_rank) if backend == "nccl" else None
+        dist.init_process_group(
+            backend=backend, rank=env.rank, world_size=env.world_size, device_id=device_id
+        )
     return env
 
 
