@@ -57,8 +57,10 @@ from . import distributed as ddp
 from . import train_checkpoint as ckpt
 from .collator import MLMCollator, stack_examples
 
-LOG_FORMAT = ("Epoch {epoch}/{epochs}, Batch {batch}/{batches}, Loss: {loss:.4f}, Avg Loss: {avg_loss:.4f}, "
-              "Batch Acc: {acc:.4f}, Avg Acc: {avg_acc:.4f}, LR: {lr:.2e}")
+LOG_FORMAT = (
+    "Epoch {epoch}/{epochs}, Batch {batch}/{batches}, Loss: {loss:.4f}, Avg Loss: {avg_loss:.4f}, "
+    "Batch Acc: {acc:.4f}, Avg Acc: {avg_acc:.4f}, LR: {lr:.2e}"
+)
 CALIBRATION_STEPS = 10  # steps timed before a time budget plans the schedule
 MAX_EVAL_BATCHES = 200
 
@@ -105,12 +107,14 @@ class LinearSchedule:
         self.peak_lr, self.warmup, self.total = state["peak_lr"], state["warmup"], state["total"]
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, min_size: int = 1) -> list[list[int]]:
+def epoch_batches(
+    n: int, batch_size: int, seed: int, epoch: int, min_size: int = 1
+) -> list[list[int]]:
     """The shuffled batches of epoch `epoch` (0-based): a pure function of (seed, epoch).
     A last batch smaller than `min_size` (the number of data-parallel ranks) is dropped."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(n, generator=g).tolist()
-    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if batches and len(batches[-1]) < min_size:
         batches.pop()
     return batches
@@ -119,8 +123,9 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, min_size: int 
 GROUP_BATCHES = 50  # length grouping sorts within runs of this many batches
 
 
-def length_grouped_batches(lengths: list[int] | torch.Tensor, batch_size: int, seed: int, epoch: int,
-                           min_size: int = 1) -> list[list[int]]:
+def length_grouped_batches(
+    lengths: list[int] | torch.Tensor, batch_size: int, seed: int, epoch: int, min_size: int = 1
+) -> list[list[int]]:
     """Like epoch_batches, but sequences of similar length share a batch (line-by-line data):
     the shuffled order is cut into runs of GROUP_BATCHES batches, each run is sorted by length
     (longest first) and cut into batches, and the batches are shuffled again. Padding columns
@@ -132,9 +137,9 @@ def length_grouped_batches(lengths: list[int] | torch.Tensor, batch_size: int, s
     run = batch_size * GROUP_BATCHES
     batches: list[list[int]] = []
     for i in range(0, len(order), run):
-        chunk = order[i:i + run]
-        chunk = chunk[torch.argsort(lengths[chunk], descending=True, stable=True)].tolist()
-        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+        idx = order[i : i + run]
+        chunk = idx[torch.argsort(lengths[idx], descending=True, stable=True)].tolist()
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
     small = [b for b in batches if len(b) < batch_size]  # at most one per run: keep them last
     full = [b for b in batches if len(b) == batch_size]
     full = [full[i] for i in torch.randperm(len(full), generator=g).tolist()]
@@ -143,13 +148,23 @@ def length_grouped_batches(lengths: list[int] | torch.Tensor, batch_size: int, s
 
 
 class Trainer:
-    def __init__(self, model: torch.nn.Module, train_set: torch.utils.data.Dataset,
-                 val_set: torch.utils.data.Dataset | None, collator: MLMCollator,
-                 settings: TrainSettings, *, out_dir: Path, device: torch.device,
-                 unigram_id: int, fingerprint: dict[str, Any],
-                 on_metrics: Callable[[dict[str, Any]], None] | None = None,
-                 progress: bool = True, dist_env: ddp.DistEnv = ddp.SINGLE,
-                 compile: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        train_set: Any,
+        val_set: Any | None,
+        collator: MLMCollator,
+        settings: TrainSettings,
+        *,
+        out_dir: Path,
+        device: torch.device,
+        unigram_id: int,
+        fingerprint: dict[str, Any],
+        on_metrics: Callable[[dict[str, Any]], None] | None = None,
+        progress: bool = True,
+        dist_env: ddp.DistEnv = ddp.SINGLE,
+        compile: bool = False,
+    ) -> None:
         self.model, self.train_set, self.val_set = model.to(device), train_set, val_set
         self.env = dist_env
         self.collator, self.s, self.device = collator, settings, device
@@ -171,16 +186,21 @@ class Trainer:
         if warmup is None:
             warmup = min(100, total // 10)
         self.schedule = LinearSchedule(settings.lr, warmup, total)
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                         else contextlib.nullcontext())
+        self.autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if device.type == "cuda"
+            else contextlib.nullcontext()
+        )
         # what runs the training forward: the model, wrapped in DDP when distributed, compiled on request
-        self.train_model = ddp.wrap_ddp(self.model, dist_env, device)
-        self.eager_model = self.train_model
+        self.train_model: Any = ddp.wrap_ddp(self.model, dist_env, device)  # maybe compiled below
+        self.eager_model: Any = self.train_model
         self.compile_report: dict[str, Any] | None = None
         if compile:
             self.train_model = torch.compile(self.train_model)
             self.compile_report = {"requested": True, "ok": None, "first_step_seconds": None}
-        if dist_env.enabled:  # same initial weights on every rank (DDP broadcast them), own dropout stream
+        if (
+            dist_env.enabled
+        ):  # same initial weights on every rank (DDP broadcast them), own dropout stream
             torch.manual_seed(settings.seed * 1_000_003 + 7919 * dist_env.rank)
         # position and running sums (all saved in checkpoints)
         self.step = 0
@@ -198,28 +218,43 @@ class Trainer:
     # checkpoints
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
-                "elapsed": self.elapsed, "sums": self.sums, "first_loss": self.first_loss,
-                "fingerprint": self.fingerprint, "world_size": self.env.world_size}
+        return {
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "tokens_seen": self.tokens_seen,
+            "elapsed": self.elapsed,
+            "sums": self.sums,
+            "first_loss": self.first_loss,
+            "fingerprint": self.fingerprint,
+            "world_size": self.env.world_size,
+        }
 
     def save(self) -> Path:
         if not self.env.is_main:  # rank 0 writes; every rank holds the same state
             self.last_checkpoint = self.out_dir / "checkpoints" / f"step-{self.step:06d}"
             return self.last_checkpoint
         self.last_checkpoint = ckpt.save_checkpoint(
-            self.out_dir / "checkpoints", self.step, model=self.model, optimizer=self.optimizer,
+            self.out_dir / "checkpoints",
+            self.step,
+            model=self.model,
+            optimizer=self.optimizer,
             scheduler_state=self.schedule.state_dict(),
-            rng_state=ckpt.capture_rng(self.collator.state_dict()), state=self.state())
+            rng_state=ckpt.capture_rng(self.collator.state_dict()),
+            state=self.state(),
+        )
         return self.last_checkpoint
 
     def resume(self, path: Path) -> None:
         stored_world = ckpt.read_state(path).get("world_size", 1)
         if stored_world != self.env.world_size:
-            raise ValueError(f"checkpoint {path} was written by {stored_world} process(es) and this run "
-                             f"has {self.env.world_size}: the data position counts global batches, so "
-                             f"resume with torchrun --nproc_per_node/--nnodes giving {stored_world} processes")
-        state, sched, rng = ckpt.load_checkpoint(path, model=self.model, optimizer=self.optimizer,
-                                                 device=self.device)
+            raise ValueError(
+                f"checkpoint {path} was written by {stored_world} process(es) and this run "
+                f"has {self.env.world_size}: the data position counts global batches, so "
+                f"resume with torchrun --nproc_per_node/--nnodes giving {stored_world} processes"
+            )
+        state, sched, rng = ckpt.load_checkpoint(
+            path, model=self.model, optimizer=self.optimizer, device=self.device
+        )
         self.schedule.load_state_dict(sched)
         self.step = state["step"]
         self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
@@ -254,7 +289,9 @@ class Trainer:
         calib[:] = [self.step, now, per_step]
         remaining = self.s.max_minutes * 60 - self.elapsed  # elapsed: updated at the last step
         fit = self.step + int(max(remaining, 0) / per_step)
-        self.schedule.total = max(self.step + 1, min(self.total_steps, fit), self.schedule.warmup + 1)
+        self.schedule.total = max(
+            self.step + 1, min(self.total_steps, fit), self.schedule.warmup + 1
+        )
         if self.env.enabled:  # one schedule for all ranks: rank 0's
             self.schedule.total = int(ddp.broadcast_value(self.schedule.total, self.env))
 
@@ -264,15 +301,25 @@ class Trainer:
         elapsed0 = self.elapsed
         calib: list[float] | None = None
         previous_handler = self._install_sigint()
-        bar = tqdm(total=self.schedule.total, initial=self.step, desc="training", unit="step",
-                   disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=self.schedule.total,
+            initial=self.step,
+            desc="training",
+            unit="step",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
         stop_reason = self._stop_reason() if self.step else None  # a resumed, finished run
         try:
             while stop_reason is None and self.epoch < s.epochs:
                 batches = self._epoch_batches()
-                loader = DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
-                                    collate_fn=stack_examples, num_workers=s.num_workers,
-                                    generator=torch.Generator())  # never touch the global RNG
+                loader = DataLoader(
+                    self.train_set,
+                    batch_sampler=batches[self.batch_in_epoch :],
+                    collate_fn=stack_examples,
+                    num_workers=s.num_workers,
+                    generator=torch.Generator(),
+                )  # never touch the global RNG
                 model.train()
                 accumulated = 0
                 for batch in loader:
@@ -284,7 +331,9 @@ class Trainer:
                         acc["batches"] += 1
                         acc["correct"] += correct
                         acc["masked"] += masked
-                    if self.batch_in_epoch % s.log_every == 0 or (self.step == 0 and accumulated == 1):
+                    if self.batch_in_epoch % s.log_every == 0 or (
+                        self.step == 0 and accumulated == 1
+                    ):
                         self._log(loss, correct, masked, bar)
                         self._plan(calib)
                         bar.total = self.schedule.total
@@ -293,8 +342,9 @@ class Trainer:
                         accumulated = 0
                         self.elapsed = elapsed0 + time.perf_counter() - started
                         if self.env.enabled:  # stop together: any rank's Ctrl-C, the slowest clock
-                            stop, self.elapsed = ddp.all_reduce([self.stop_requested, self.elapsed],
-                                                                self.env, op="max")
+                            stop, self.elapsed = ddp.all_reduce(
+                                [self.stop_requested, self.elapsed], self.env, op="max"
+                            )
                             self.stop_requested = bool(stop)
                         bar.update(1)
                         if calib is None and self.step >= 2:  # skip the first, slower steps
@@ -304,7 +354,11 @@ class Trainer:
                         if s.eval_every and self.step % s.eval_every == 0 and stop_reason is None:
                             self._eval_row()
                             model.train()
-                        if s.checkpoint_every and self.step % s.checkpoint_every == 0 and stop_reason is None:
+                        if (
+                            s.checkpoint_every
+                            and self.step % s.checkpoint_every == 0
+                            and stop_reason is None
+                        ):
                             self.save()
                         if stop_reason is not None:
                             break
@@ -325,12 +379,16 @@ class Trainer:
     def _epoch_batches(self, epoch: int | None = None) -> list[list[int]]:
         epoch = self.epoch if epoch is None else epoch
         if self.lengths is not None:
-            return length_grouped_batches(self.lengths, self.global_batch, self.s.seed, epoch,
-                                          min_size=self.env.world_size)
-        return epoch_batches(len(self.train_set), self.global_batch, self.s.seed, epoch,
-                             min_size=self.env.world_size)
+            return length_grouped_batches(
+                self.lengths, self.global_batch, self.s.seed, epoch, min_size=self.env.world_size
+            )
+        return epoch_batches(
+            len(self.train_set), self.global_batch, self.s.seed, epoch, min_size=self.env.world_size
+        )
 
-    def _forward_backward(self, batch: dict[str, torch.Tensor], accumulated: int) -> tuple[float, int, int]:
+    def _forward_backward(
+        self, batch: dict[str, torch.Tensor], accumulated: int
+    ) -> tuple[float, int, int]:
         batch = self.collator.mask_batch(batch)  # the global batch: the same masks on every rank
         global_masked = int((batch["labels"] != -100).sum())
         tokens = int(batch["attention_mask"].sum())
@@ -344,8 +402,13 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.device, non_blocking=True)
-        last = accumulated + 1 == self.s.grad_accum or self.batch_in_epoch + 1 == self.batches_per_epoch
-        sync = contextlib.nullcontext() if last or not self.env.enabled else self.eager_model.no_sync()
+        last = (
+            accumulated + 1 == self.s.grad_accum
+            or self.batch_in_epoch + 1 == self.batches_per_epoch
+        )
+        sync = (
+            contextlib.nullcontext() if last or not self.env.enabled else self.eager_model.no_sync()
+        )
         with sync:
             out = self._forward(batch, attention_mask)
             loss = out.loss
@@ -360,8 +423,11 @@ class Trainer:
                 if scores.dim() == 3:
                     scores = scores[labels != -100]
                 local_correct = int((scores.detach().argmax(-1) == targets).sum())
-                loss_sum, correct = ddp.all_reduce([float(loss.detach()) * local_masked, local_correct],
-                                                   self.env, device=self.device)
+                loss_sum, correct = ddp.all_reduce(
+                    [float(loss.detach()) * local_masked, local_correct],
+                    self.env,
+                    device=self.device,
+                )
                 value = loss_sum / max(global_masked, 1)
             else:
                 weight = 1.0
@@ -369,7 +435,9 @@ class Trainer:
             self._check_finite(value)
             if self.first_loss is None:
                 self.first_loss = value
-            ((loss * weight) / self.s.grad_accum if weight != 1.0 else loss / self.s.grad_accum).backward()
+            (
+                (loss * weight) / self.s.grad_accum if weight != 1.0 else loss / self.s.grad_accum
+            ).backward()
         self._first_step_done()
         self.tokens_seen += tokens
         if self.env.enabled:
@@ -386,27 +454,39 @@ class Trainer:
             if self.compile_report is not None and self.compile_report["ok"] is None:
                 self._compile_t0 = time.perf_counter()
             with self.autocast:
-                return self.train_model(batch["input_ids"], attention_mask=attention_mask,
-                                        token_type_ids=batch["token_type_ids"], labels=batch["labels"])
+                return self.train_model(
+                    batch["input_ids"],
+                    attention_mask=attention_mask,
+                    token_type_ids=batch["token_type_ids"],
+                    labels=batch["labels"],
+                )
         except Exception as e:  # any compiler error: report once, continue eagerly
             if self.compile_report is None or self.compile_report["ok"] is not None:
                 raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             self.compile_report.update(ok=False, error=f"{type(e).__name__}: {msg}"[:300])
-            tqdm.write(f"--compile: torch.compile failed on this machine ({type(e).__name__}: {msg[:200]}); "
-                       "continuing without it") if self.env.is_main else None
+            tqdm.write(
+                f"--compile: torch.compile failed on this machine ({type(e).__name__}: {msg[:200]}); "
+                "continuing without it"
+            ) if self.env.is_main else None
             self.train_model = self.eager_model
             with self.autocast:
-                return self.train_model(batch["input_ids"], attention_mask=attention_mask,
-                                        token_type_ids=batch["token_type_ids"], labels=batch["labels"])
+                return self.train_model(
+                    batch["input_ids"],
+                    attention_mask=attention_mask,
+                    token_type_ids=batch["token_type_ids"],
+                    labels=batch["labels"],
+                )
 
     def _first_step_done(self) -> None:
         r = self.compile_report
         if r is not None and r["ok"] is None:
             r.update(ok=True, first_step_seconds=round(time.perf_counter() - self._compile_t0, 2))
             if self.env.is_main:
-                line = (f"--compile: first step took {r['first_step_seconds']:.1f}s "
-                        "(torch.compile's tracing and code generation included)")
+                line = (
+                    f"--compile: first step took {r['first_step_seconds']:.1f}s "
+                    "(torch.compile's tracing and code generation included)"
+                )
                 tqdm.write(line) if self.progress else print(line, flush=True)
 
     def _check_finite(self, value: float) -> None:
@@ -415,7 +495,8 @@ class Trainer:
             raise TrainingDiverged(
                 f"the loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}, batch "
                 f"{self.batch_in_epoch + 1}); stopped before updating the weights. Last good "
-                f"checkpoint: {where}. Try a lower --lr or more --warmup-steps.")
+                f"checkpoint: {where}. Try a lower --lr or more --warmup-steps."
+            )
 
     def _optimizer_step(self) -> None:
         lr = self.schedule.lr(self.step)
@@ -442,20 +523,35 @@ class Trainer:
         sums, w = self.sums, self.window
         lr = self.schedule.lr(max(self.step, 0))
         line = LOG_FORMAT.format(
-            epoch=self.epoch + 1, epochs=self.s.epochs, batch=self.batch_in_epoch,
-            batches=self.batches_per_epoch, loss=loss, avg_loss=sums["loss"] / max(sums["batches"], 1),
-            acc=correct / max(masked, 1), avg_acc=sums["correct"] / max(sums["masked"], 1), lr=lr)
+            epoch=self.epoch + 1,
+            epochs=self.s.epochs,
+            batch=self.batch_in_epoch,
+            batches=self.batches_per_epoch,
+            loss=loss,
+            avg_loss=sums["loss"] / max(sums["batches"], 1),
+            acc=correct / max(masked, 1),
+            avg_acc=sums["correct"] / max(sums["masked"], 1),
+            lr=lr,
+        )
         if not self.env.is_main:
             pass
         elif self.progress:
             tqdm.write(line)
         else:
             print(line, flush=True)
-        self.on_metrics({"kind": "train", "step": self.step, "epoch": self.epoch + 1,
-                         "batch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
-                         "seconds": round(self.elapsed, 2), "lr": lr,
-                         "loss": w["loss"] / max(w["batches"], 1),
-                         "acc": w["correct"] / max(w["masked"], 1)})
+        self.on_metrics(
+            {
+                "kind": "train",
+                "step": self.step,
+                "epoch": self.epoch + 1,
+                "batch": self.batch_in_epoch,
+                "tokens_seen": self.tokens_seen,
+                "seconds": round(self.elapsed, 2),
+                "lr": lr,
+                "loss": w["loss"] / max(w["batches"], 1),
+                "acc": w["correct"] / max(w["masked"], 1),
+            }
+        )
         self.window = {"loss": 0.0, "batches": 0, "correct": 0, "masked": 0}
 
     # --------------------------------------------------------------------------------------------
@@ -465,15 +561,26 @@ class Trainer:
         if self.val_set is None or len(self.val_set) == 0:
             return None
         result = self.evaluate()
-        line = (f"Eval step {self.step}: val loss {result['val_loss']:.4f}, perplexity "
-                f"{result['val_perplexity']:.1f}, accuracy {result['val_acc']:.4f} "
-                f"(unigram baseline {result['unigram_acc']:.4f}; at [MASK] inputs {result['val_mask_acc']:.4f})")
+        line = (
+            f"Eval step {self.step}: val loss {result['val_loss']:.4f}, perplexity "
+            f"{result['val_perplexity']:.1f}, accuracy {result['val_acc']:.4f} "
+            f"(unigram baseline {result['unigram_acc']:.4f}; at [MASK] inputs {result['val_mask_acc']:.4f})"
+        )
         if self.env.is_main:
             tqdm.write(line) if self.progress else print(line, flush=True)
-        self.on_metrics({"kind": "val", "step": self.step, "epoch": self.epoch + 1,
-                         "batch": self.batch_in_epoch, "tokens_seen": self.tokens_seen,
-                         "seconds": round(self.elapsed, 2), "lr": self.schedule.lr(self.step),
-                         "loss": result["val_loss"], "acc": result["val_acc"]})
+        self.on_metrics(
+            {
+                "kind": "val",
+                "step": self.step,
+                "epoch": self.epoch + 1,
+                "batch": self.batch_in_epoch,
+                "tokens_seen": self.tokens_seen,
+                "seconds": round(self.elapsed, 2),
+                "lr": self.schedule.lr(self.step),
+                "loss": result["val_loss"],
+                "acc": result["val_acc"],
+            }
+        )
         return result
 
     @torch.no_grad()
@@ -484,15 +591,24 @@ class Trainer:
         was_training = model.training
         model.eval()
         c = self.collator
-        masker = MLMCollator(c.vocab_size, torch.nonzero(c.is_special).flatten().tolist(), c.mask_id,
-                             c.pad_id, mlm_probability=c.mlm_probability,
-                             mask_replace_prob=c.mask_replace_prob,
-                             random_replace_prob=c.random_replace_prob, whole_word=c.whole_word,
-                             word_start=c.word_start, letter_end=c.letter_end, seed=self.s.seed + 12345)
+        masker = MLMCollator(
+            c.vocab_size,
+            torch.nonzero(c.is_special).flatten().tolist(),
+            c.mask_id,
+            c.pad_id,
+            mlm_probability=c.mlm_probability,
+            mask_replace_prob=c.mask_replace_prob,
+            random_replace_prob=c.random_replace_prob,
+            whole_word=c.whole_word,
+            word_start=c.word_start,
+            letter_end=c.letter_end,
+            seed=self.s.seed + 12345,
+        )
         loss_sum, correct, unigram, total = 0.0, 0, 0, 0
         mask_correct, mask_total = 0, 0  # at positions whose input was [MASK] (no copying possible)
-        loader = DataLoader(self.val_set, batch_size=self.s.batch_size, shuffle=False,
-                            collate_fn=stack_examples)
+        loader = DataLoader(
+            self.val_set, batch_size=self.s.batch_size, shuffle=False, collate_fn=stack_examples
+        )
         for i, batch in enumerate(loader):
             if i >= MAX_EVAL_BATCHES:
                 break
@@ -507,9 +623,15 @@ class Trainer:
             if targets.numel() == 0:
                 continue
             with self.autocast:
-                out = model(batch["input_ids"],
-                            attention_mask=None if attention_mask is None else attention_mask.to(self.device),
-                            token_type_ids=batch["token_type_ids"], labels=labels, masked_only=True)
+                out = model(
+                    batch["input_ids"],
+                    attention_mask=None
+                    if attention_mask is None
+                    else attention_mask.to(self.device),
+                    token_type_ids=batch["token_type_ids"],
+                    labels=labels,
+                    masked_only=True,
+                )
             scores = out.prediction_scores.float()
             loss_sum += float(torch.nn.functional.cross_entropy(scores, targets, reduction="sum"))
             hits = scores.argmax(-1) == targets
@@ -521,14 +643,23 @@ class Trainer:
             total += int(targets.numel())
         model.train(was_training)
         if self.env.enabled:
-            loss_sum, correct, unigram, total, mask_correct, mask_total = ddp.all_reduce(
-                [loss_sum, correct, unigram, total, mask_correct, mask_total], self.env, device=self.device)
-            correct, unigram, total = int(correct), int(unigram), int(total)
-            mask_correct, mask_total = int(mask_correct), int(mask_total)
+            sums = ddp.all_reduce(
+                [loss_sum, correct, unigram, total, mask_correct, mask_total],
+                self.env,
+                device=self.device,
+            )
+            loss_sum = float(sums[0])
+            correct, unigram, total = int(sums[1]), int(sums[2]), int(sums[3])
+            mask_correct, mask_total = int(sums[4]), int(sums[5])
         val_loss = loss_sum / max(total, 1)
-        return {"val_loss": val_loss, "val_perplexity": math.exp(min(val_loss, 50.0)),
-                "val_acc": correct / max(total, 1), "unigram_acc": unigram / max(total, 1),
-                "val_mask_acc": mask_correct / max(mask_total, 1), "val_masked_tokens": total}
+        return {
+            "val_loss": val_loss,
+            "val_perplexity": math.exp(min(val_loss, 50.0)),
+            "val_acc": correct / max(total, 1),
+            "unigram_acc": unigram / max(total, 1),
+            "val_mask_acc": mask_correct / max(mask_total, 1),
+            "val_masked_tokens": total,
+        }
 
     # --------------------------------------------------------------------------------------------
     # Ctrl-C
@@ -538,7 +669,9 @@ class Trainer:
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
-            tqdm.write("Interrupted: finishing this step and writing a checkpoint (Ctrl-C again to abort)")
+            tqdm.write(
+                "Interrupted: finishing this step and writing a checkpoint (Ctrl-C again to abort)"
+            )
 
         try:
             return signal.signal(signal.SIGINT, handler)
@@ -561,8 +694,10 @@ def _trim_padding(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     lengths = mask.sum(dim=1)
     longest = int(lengths.max()) if len(lengths) else 0
     if longest < mask.shape[1] and bool((mask[:, longest:] == 0).all()):
-        batch = {k: (v[:, :longest] if v.dim() == 2 and v.shape[1] == mask.shape[1] else v)
-                 for k, v in batch.items()}
+        batch = {
+            k: (v[:, :longest] if v.dim() == 2 and v.shape[1] == mask.shape[1] else v)
+            for k, v in batch.items()
+        }
         mask = batch["attention_mask"]
     if bool(mask.all()):
         batch = {k: v for k, v in batch.items() if k != "attention_mask"}
