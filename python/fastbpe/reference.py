@@ -58,8 +58,9 @@ WHITE_SPACE = frozenset(
 # normalisation and pre-tokenization (docs/tokenizer.md sections 1 and 2)
 
 
-def normalize(text: str, lowercase: str | None = None, strip_accents: bool = False,
-              nfkc: bool = False) -> str:
+def normalize(
+    text: str, lowercase: str | None = None, strip_accents: bool = False, nfkc: bool = False
+) -> str:
     """Section 1: NFC (NFKC), the optional steps, then every space U+0020 becomes `▁`.
 
     `lowercase` is None, "default" or "tr" (see `check_lowercase`).
@@ -75,8 +76,9 @@ def normalize(text: str, lowercase: str | None = None, strip_accents: bool = Fal
         text = "".join(ch.lower() for ch in text)
     if strip_accents:
         # every mark (Mn, Mc, Me) of the canonical decomposition, as HF's StripAccents
-        text = "".join(ch for ch in unicodedata.normalize("NFD", text)
-                       if unicodedata.category(ch)[0] != "M")
+        text = "".join(
+            ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch)[0] != "M"
+        )
     if lowercase or strip_accents:
         text = unicodedata.normalize(form, text)  # recompose
     return text.replace(" ", SPACE_MARKER)
@@ -160,7 +162,7 @@ def split_special(text: str, special_tokens: list[str]) -> list[tuple[str, bool]
     pieces, last = [], 0
     for m in pattern.finditer(text):
         if m.start() > last:
-            pieces.append((text[last:m.start()], False))
+            pieces.append((text[last : m.start()], False))
         pieces.append((m.group(), True))
         last = m.end()
     if last < len(text):
@@ -211,7 +213,7 @@ def encode_word(ids: list[int], ranks: dict[tuple[int, int], tuple[int, int]]) -
         if best is None:
             break
         _, pos, new_id = best
-        ids[pos:pos + 2] = [new_id]
+        ids[pos : pos + 2] = [new_id]
     return ids
 
 
@@ -267,15 +269,16 @@ def pop_best(heap: list, stats: dict[tuple[int, int], int]) -> tuple[tuple[int, 
     return None, 0
 
 
-def train_merges(words: list[list[int]], counts: list[int], vocab: list[str],
-                 vocab_size: int, min_frequency: int) -> list[tuple[int, int]]:
+def train_merges(
+    words: list[list[int]], counts: list[int], vocab: list[str], vocab_size: int, min_frequency: int
+) -> list[tuple[int, int]]:
     """The merge loop. Mutates `words` and `vocab`; returns the learned pairs in order."""
     token_ids = {tok: i for i, tok in enumerate(vocab)}
     stats = get_stats(words, counts)
     where: dict[tuple[int, int], set[int]] = {}  # pair -> indices of words that may hold it
     for w, word in enumerate(words):
-        for pair in zip(word, word[1:]):
-            where.setdefault(pair, set()).add(w)
+        for adjacent in zip(word, word[1:]):
+            where.setdefault(adjacent, set()).add(w)
     heap = [(-count, pair) for pair, count in stats.items()]
     heapq.heapify(heap)
     learned = []
@@ -316,8 +319,10 @@ def train_merges(words: list[list[int]], counts: list[int], vocab: list[str],
 def read_texts(files_or_texts: Iterable[str | os.PathLike]) -> Iterable[str]:
     """Yield texts: a str is a text, an os.PathLike is a UTF-8 file (read whole)."""
     if isinstance(files_or_texts, (str, bytes)):
-        raise TypeError("texts must be an iterable of str or paths, not a single "
-                        f"{type(files_or_texts).__name__}; wrap it in a list")
+        raise TypeError(
+            "texts must be an iterable of str or paths, not a single "
+            f"{type(files_or_texts).__name__}; wrap it in a list"
+        )
     for item in files_or_texts:
         if isinstance(item, str):
             yield item
@@ -326,8 +331,10 @@ def read_texts(files_or_texts: Iterable[str | os.PathLike]) -> Iterable[str]:
             try:
                 yield data.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise ValueError(f"{os.fspath(item)}: invalid UTF-8 at byte offset {e.start}; "
-                                 "convert the file to UTF-8") from None
+                raise ValueError(
+                    f"{os.fspath(item)}: invalid UTF-8 at byte offset {e.start}; "
+                    "convert the file to UTF-8"
+                ) from None
         else:
             raise TypeError(f"texts must contain str or paths, got {type(item).__name__}")
 
@@ -346,16 +353,25 @@ def check_int(name: str, value, minimum: int) -> None:
 class ReferenceTokenizer:
     """A trained BPE tokenizer: vocabulary (id -> token) plus ranked merges."""
 
-    def __init__(self, vocab: list[str], merges: list[tuple[int, int]],
-                 special_tokens: list[str], byte_fallback: bool, *,
-                 lowercase: str | None = None, strip_accents: bool = False,
-                 nfkc: bool = False):
+    def __init__(
+        self,
+        vocab: list[str],
+        merges: list[tuple[int, int]],
+        special_tokens: list[str],
+        byte_fallback: bool,
+        *,
+        lowercase: str | None = None,
+        strip_accents: bool = False,
+        nfkc: bool = False,
+    ):
         self._vocab = vocab  # id -> token string
-        self._ids = {}  # token string -> id
+        self._ids: dict[str, int] = {}  # token string -> id
         for i, tok in enumerate(vocab):
             self._ids.setdefault(tok, i)
         self._merges = merges  # (left id, right id) in rank order
-        self._ranks = {}  # (left, right) -> (rank, merged id); the first rank wins
+        self._ranks: dict[
+            tuple[int, int], tuple[int, int]
+        ] = {}  # (l, r) -> (rank, merged id); first rank wins
         for rank, (a, b) in enumerate(merges):
             self._ranks.setdefault((a, b), (rank, self._ids[vocab[a] + vocab[b]]))
         self._special_tokens = list(special_tokens)
@@ -363,17 +379,29 @@ class ReferenceTokenizer:
         self._unk_id = self._ids[UNK_TOKEN]
         self._cache: dict[str, list[int]] = {}  # word -> ids
         # the options of section 1, as keyword arguments of `normalize`
-        self._normalization: dict[str, Any] = {"lowercase": check_lowercase(lowercase),
-                               "strip_accents": bool(strip_accents), "nfkc": bool(nfkc)}
+        self._normalization: dict[str, Any] = {
+            "lowercase": check_lowercase(lowercase),
+            "strip_accents": bool(strip_accents),
+            "nfkc": bool(nfkc),
+        }
 
     # ---- training ---------------------------------------------------------------------
 
     @classmethod
-    def train(cls, texts, vocab_size: int = 8000, *, min_frequency: int = 2,
-              special_tokens: list[str] | None = None, byte_fallback: bool = False,
-              initial: ReferenceTokenizer | None = None,
-              limit_alphabet: int | None = None, lowercase: bool | str | None = None,
-              strip_accents: bool = False, nfkc: bool = False) -> ReferenceTokenizer:
+    def train(
+        cls,
+        texts,
+        vocab_size: int = 8000,
+        *,
+        min_frequency: int = 2,
+        special_tokens: list[str] | None = None,
+        byte_fallback: bool = False,
+        initial: ReferenceTokenizer | None = None,
+        limit_alphabet: int | None = None,
+        lowercase: bool | str | None = None,
+        strip_accents: bool = False,
+        nfkc: bool = False,
+    ) -> ReferenceTokenizer:
         """Learn a tokenizer from texts (str) or UTF-8 files (paths). See docs/tokenizer.md.
 
         When extending, the normalisation is the initial tokenizer's; an option set to
@@ -388,25 +416,33 @@ class ReferenceTokenizer:
         for name, value in (("strip_accents", strip_accents), ("nfkc", nfkc)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-        normalization: dict[str, Any] = {"lowercase": check_lowercase(lowercase),
-                                          "strip_accents": strip_accents, "nfkc": nfkc}
+        normalization: dict[str, Any] = {
+            "lowercase": check_lowercase(lowercase),
+            "strip_accents": strip_accents,
+            "nfkc": nfkc,
+        }
         if initial is not None:
             if not isinstance(initial, ReferenceTokenizer):
                 raise TypeError("initial must be a ReferenceTokenizer")
             if special_tokens is not None and list(special_tokens) != initial._special_tokens:
-                raise ValueError("special_tokens differ from the initial tokenizer's; "
-                                 "leave special_tokens unset when extending")
+                raise ValueError(
+                    "special_tokens differ from the initial tokenizer's; "
+                    "leave special_tokens unset when extending"
+                )
             special_tokens, byte_fallback = initial._special_tokens, initial._byte_fallback
             for name, value in normalization.items():
                 if value and value != initial._normalization[name]:
-                    raise ValueError(f"{name}={value!r} differs from the initial tokenizer's "
-                                     f"{initial._normalization[name]!r}; leave it unset when "
-                                     "extending")
+                    raise ValueError(
+                        f"{name}={value!r} differs from the initial tokenizer's "
+                        f"{initial._normalization[name]!r}; leave it unset when "
+                        "extending"
+                    )
             normalization = dict(initial._normalization)
         special_tokens = check_special_tokens(special_tokens)
         if byte_fallback and set(special_tokens) & set(BYTE_TOKENS):
-            raise ValueError("a special token collides with a byte-fallback token <0xNN>; "
-                             "rename it")
+            raise ValueError(
+                "a special token collides with a byte-fallback token <0xNN>; rename it"
+            )
 
         table = count_words(read_texts(texts), **normalization)
         if not table:
@@ -422,7 +458,8 @@ class ReferenceTokenizer:
             raise ValueError(
                 f"vocab_size {vocab_size} is below the {len(vocab)} tokens that the special "
                 "tokens, byte tokens and alphabet already need; raise vocab_size to at least "
-                f"{len(vocab)} (or set limit_alphabet)")
+                f"{len(vocab)} (or set limit_alphabet)"
+            )
 
         # Each word becomes its symbol ids. A character outside the vocabulary (excluded by
         # limit_alphabet) splits the word: the pieces on either side never pair.
@@ -481,8 +518,10 @@ class ReferenceTokenizer:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         pieces = split_special(text, self._special_tokens) if special_tokens else [(text, False)]
-        return "".join(piece if is_special else normalize(piece, **self._normalization)
-                       for piece, is_special in pieces).replace(SPACE_MARKER, " ")
+        return "".join(
+            piece if is_special else normalize(piece, **self._normalization)
+            for piece, is_special in pieces
+        ).replace(SPACE_MARKER, " ")
 
     # ---- decoding ---------------------------------------------------------------------
 
@@ -543,8 +582,10 @@ class ReferenceTokenizer:
         return self._vocab[i] if 0 <= i < len(self._vocab) else None
 
     def __repr__(self) -> str:
-        return (f"ReferenceTokenizer(vocab_size={self.vocab_size}, merges={len(self._merges)}, "
-                f"byte_fallback={self._byte_fallback})")
+        return (
+            f"ReferenceTokenizer(vocab_size={self.vocab_size}, merges={len(self._merges)}, "
+            f"byte_fallback={self._byte_fallback})"
+        )
 
     # ---- files (section 7) ------------------------------------------------------------
 
@@ -553,13 +594,15 @@ class ReferenceTokenizer:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         vocab = {tok: i for i, tok in enumerate(self._vocab)}  # dicts keep id order
-        (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, indent=2) + "\n",
-                                      encoding="utf-8")
+        (d / "vocab.json").write_text(
+            json.dumps(vocab, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
         lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
         (d / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         config = config_dict(self._special_tokens, self._byte_fallback, **self._normalization)
-        (d / "fastbpe.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
-                                        encoding="utf-8")
+        (d / "fastbpe.json").write_text(
+            json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> ReferenceTokenizer:
@@ -605,8 +648,13 @@ def read_json(path: Path):
         raise ValueError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
 
 
-def config_dict(special_tokens: list[str], byte_fallback: bool, lowercase: str | None,
-                strip_accents: bool, nfkc: bool) -> dict:
+def config_dict(
+    special_tokens: list[str],
+    byte_fallback: bool,
+    lowercase: str | None,
+    strip_accents: bool,
+    nfkc: bool,
+) -> dict:
     """fastbpe.json, keys in file order. The optional normalisation is written only when set
     (a missing key means off), so files of the default configuration stay as they were."""
     config: dict[str, Any] = {"format": 1, "normalization": "nfkc" if nfkc else "nfc"}
@@ -614,24 +662,34 @@ def config_dict(special_tokens: list[str], byte_fallback: bool, lowercase: str |
         config["lowercase"] = lowercase
     if strip_accents:
         config["strip_accents"] = True
-    return {**config, "space_marker": SPACE_MARKER, "pre_tokenizer": "fastbpe-v1",
-            "special_tokens": special_tokens, "unk_token": UNK_TOKEN,
-            "byte_fallback": byte_fallback}
+    return {
+        **config,
+        "space_marker": SPACE_MARKER,
+        "pre_tokenizer": "fastbpe-v1",
+        "special_tokens": special_tokens,
+        "unk_token": UNK_TOKEN,
+        "byte_fallback": byte_fallback,
+    }
 
 
 def check_normalization(config: dict, path: Path) -> dict:
     """The keyword arguments of `normalize` that fastbpe.json declares."""
     if config.get("normalization") not in ("nfc", "nfkc"):
-        raise ValueError(f"{path}: 'normalization' is {config.get('normalization')!r}, "
-                         "expected 'nfc' or 'nfkc'")
+        raise ValueError(
+            f"{path}: 'normalization' is {config.get('normalization')!r}, expected 'nfc' or 'nfkc'"
+        )
     if config.get("lowercase") not in LOWERCASE_RULES:
-        raise ValueError(f"{path}: 'lowercase' is {config.get('lowercase')!r}, expected "
-                         "'default' or 'tr' (or no key)")
+        raise ValueError(
+            f"{path}: 'lowercase' is {config.get('lowercase')!r}, expected "
+            "'default' or 'tr' (or no key)"
+        )
     if type(config.get("strip_accents", False)) is not bool:
         raise ValueError(f"{path}: 'strip_accents' must be true or false")
-    return {"lowercase": config.get("lowercase"),
-            "strip_accents": config.get("strip_accents", False),
-            "nfkc": config["normalization"] == "nfkc"}
+    return {
+        "lowercase": config.get("lowercase"),
+        "strip_accents": config.get("strip_accents", False),
+        "nfkc": config["normalization"] == "nfkc",
+    }
 
 
 def check_config(config, path: Path) -> tuple[list[str], bool]:
