@@ -9,7 +9,24 @@ import pytest
 from bertmlm import pretrain
 from bertmlm.trainer import LOG_FORMAT, Trainer
 
-NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat", "mouse", "fox", "wolf", "bear", "lion", "tiger", "owl", "frog"]
+NOUNS = [
+    "cat",
+    "dog",
+    "bird",
+    "fish",
+    "horse",
+    "cow",
+    "sheep",
+    "goat",
+    "mouse",
+    "fox",
+    "wolf",
+    "bear",
+    "lion",
+    "tiger",
+    "owl",
+    "frog",
+]
 VERBS = ["sees", "likes", "chases", "finds", "follows", "hears", "meets", "helps"]
 ADJS = ["red", "big", "small", "old", "young", "green", "quick", "slow", "happy", "sad"]
 
@@ -19,8 +36,10 @@ def write_corpus(path, docs=240, seed=0):
     rng = random.Random(seed)
     paras = []
     for _ in range(docs):
-        sents = [f"the {rng.choice(ADJS)} {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
-                 for _ in range(rng.randint(2, 5))]
+        sents = [
+            f"the {rng.choice(ADJS)} {rng.choice(NOUNS)} {rng.choice(VERBS)} the {rng.choice(NOUNS)}."
+            for _ in range(rng.randint(2, 5))
+        ]
         paras.append(" ".join(sents).capitalize())
     path.write_text("\n\n".join(paras) + "\n")
     return path
@@ -37,9 +56,28 @@ def corpus(tmp_path):
 
 
 def args(corpus, out, *extra):
-    return ["--corpus", str(corpus), "--out", str(out), "--vocab-size", "120", "--max-length", "32",
-            "--batch-size", "8", "--log-every", "1", "--eval-every", "0", "--checkpoint-every", "0",
-            "--no-progress", "--seed", "3", *extra]
+    return [
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--vocab-size",
+        "120",
+        "--max-length",
+        "32",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--no-progress",
+        "--seed",
+        "3",
+        *extra,
+    ]
 
 
 def train_rows(out):
@@ -50,9 +88,17 @@ def train_rows(out):
 def test_end_to_end_loss_falls(tmp_path, corpus, capsys):
     out = tmp_path / "run"
     summary = pretrain.main(args(corpus, out, "--max-steps", "60", "--lr", "2e-3"))
-    for name in ("tokenizer/vocab.json", "tokenizer/merges.txt", "model/config.json",
-                 "model/model.safetensors", "metrics.csv", "curves.png", "summary.json",
-                 "run_config.json", "checkpoints/latest"):
+    for name in (
+        "tokenizer/vocab.json",
+        "tokenizer/merges.txt",
+        "model/config.json",
+        "model/model.safetensors",
+        "metrics.csv",
+        "curves.png",
+        "summary.json",
+        "run_config.json",
+        "checkpoints/latest",
+    ):
         assert (out / name).exists(), name
     on_disk = json.loads((out / "summary.json").read_text())
     for key in ("val_loss", "val_acc", "unigram_acc", "steps", "tokens_seen", "seconds"):
@@ -70,20 +116,42 @@ def test_end_to_end_loss_falls(tmp_path, corpus, capsys):
 def _matches_log_format(line):
     import re
 
-    pattern = (r"Epoch \d+/\d+, Batch \d+/\d+, Loss: \d+\.\d{4}, Avg Loss: \d+\.\d{4}, "
-               r"Batch Acc: \d\.\d{4}, Avg Acc: \d\.\d{4}, LR: \d\.\d{2}e[-+]\d{2}")
+    pattern = (
+        r"Epoch \d+/\d+, Batch \d+/\d+, Loss: \d+\.\d{4}, Avg Loss: \d+\.\d{4}, "
+        r"Batch Acc: \d\.\d{4}, Avg Acc: \d\.\d{4}, LR: \d\.\d{2}e[-+]\d{2}"
+    )
     return re.fullmatch(pattern, line) is not None
 
 
 def test_log_format_is_the_specifications():
-    line = LOG_FORMAT.format(epoch=3, epochs=3, batch=750, batches=1191, loss=10.8566, avg_loss=14.3355,
-                             acc=0.0702, avg_acc=0.0670, lr=6.35e-06)
-    assert line == ("Epoch 3/3, Batch 750/1191, Loss: 10.8566, Avg Loss: 14.3355, Batch Acc: 0.0702, "
-                    "Avg Acc: 0.0670, LR: 6.35e-06")
+    line = LOG_FORMAT.format(
+        epoch=3,
+        epochs=3,
+        batch=750,
+        batches=1191,
+        loss=10.8566,
+        avg_loss=14.3355,
+        acc=0.0702,
+        avg_acc=0.0670,
+        lr=6.35e-06,
+    )
+    assert line == (
+        "Epoch 3/3, Batch 750/1191, Loss: 10.8566, Avg Loss: 14.3355, Batch Acc: 0.0702, "
+        "Avg Acc: 0.0670, LR: 6.35e-06"
+    )
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, monkeypatch):
-    common = ["--max-steps", "12", "--grad-accum", "2", "--epochs", "5", "--dropout", "0.1"]  # RNG in use
+    common = [
+        "--max-steps",
+        "12",
+        "--grad-accum",
+        "2",
+        "--epochs",
+        "5",
+        "--dropout",
+        "0.1",
+    ]  # RNG in use
     full = tmp_path / "full"
     pretrain.main(args(corpus, full, *common))
 
@@ -144,8 +212,18 @@ def test_tokenizer_model_vocab_mismatch(tmp_path, corpus):
     config = json.loads((run / "model" / "config.json").read_text())
     config["vocab_size"] += 7
     (tmp_path / "config.json").write_text(json.dumps(config))
-    expect_error(args(corpus, tmp_path / "run2", "--tokenizer", str(run / "tokenizer"),
-                      "--model", str(tmp_path / "config.json")), "vocab_size=", "tokens")
+    expect_error(
+        args(
+            corpus,
+            tmp_path / "run2",
+            "--tokenizer",
+            str(run / "tokenizer"),
+            "--model",
+            str(tmp_path / "config.json"),
+        ),
+        "vocab_size=",
+        "tokens",
+    )
 
 
 def test_unwritable_output_dir(tmp_path, corpus):
@@ -166,7 +244,11 @@ def test_resume_with_other_settings(tmp_path, corpus):
     run = tmp_path / "run"
     pretrain.main(args(corpus, run, "--max-steps", "2"))
     before = (run / "summary.json").read_bytes()
-    expect_error(["--out", str(run), "--resume", "--lr", "0.5", "--no-progress"], "--lr 0.5", "other settings")
+    expect_error(
+        ["--out", str(run), "--resume", "--lr", "0.5", "--no-progress"],
+        "--lr 0.5",
+        "other settings",
+    )
     expect_error(["--out", str(tmp_path / "none"), "--resume"], "nothing to resume")
     assert (run / "summary.json").read_bytes() == before
 
@@ -188,7 +270,13 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, corpus, mon
 
     monkeypatch.setattr(BertForMaskedLM, "forward", forward)
     run = tmp_path / "run"
-    expect_error(args(corpus, run, "--max-steps", "10", "--checkpoint-every", "2"),
-                 "loss became nan at step 5", "step-000004", "--lr")
+    expect_error(
+        args(corpus, run, "--max-steps", "10", "--checkpoint-every", "2"),
+        "loss became nan at step 5",
+        "step-000004",
+        "--lr",
+    )
     assert latest_checkpoint(run / "checkpoints").name == "step-000004"
-    assert not (run / "summary.json").exists() and not (run / "model" / "model.safetensors").exists()
+    assert (
+        not (run / "summary.json").exists() and not (run / "model" / "model.safetensors").exists()
+    )

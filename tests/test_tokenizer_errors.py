@@ -25,7 +25,8 @@ def saved(impl, tmp_path):
 def names_line(message: str, filename: str, line: int) -> bool:
     """The message names the file and the 1-based line ("x.txt:3:" or "x.txt ... line 3")."""
     return filename in message and bool(
-        re.search(rf"{re.escape(filename)}:{line}\b|line {line}\b", message))
+        re.search(rf"{re.escape(filename)}:{line}\b|line {line}\b", message)
+    )
 
 
 # ---- training ---------------------------------------------------------------------------
@@ -75,18 +76,21 @@ def test_missing_training_file(impl, tmp_path):
         impl.train([tmp_path / "nope.txt"], 100)
 
 
-@pytest.mark.parametrize("kwargs,exc", [
-    (dict(vocab_size="100"), TypeError),
-    (dict(vocab_size=100.0), TypeError),
-    (dict(vocab_size=100, min_frequency="2"), TypeError),
-    (dict(vocab_size=100, min_frequency=0), ValueError),
-    (dict(vocab_size=100, special_tokens=["[PAD]", "[MASK]"]), ValueError),  # no [UNK]
-    (dict(vocab_size=100, special_tokens=["[UNK]", "[UNK]"]), ValueError),
-    (dict(vocab_size=100, special_tokens=["[UNK]", ""]), ValueError),
-    (dict(vocab_size=100, special_tokens="[UNK]"), TypeError),
-    (dict(vocab_size=100, limit_alphabet="3"), TypeError),
-    (dict(vocab_size=100, initial="not a tokenizer"), TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc",
+    [
+        (dict(vocab_size="100"), TypeError),
+        (dict(vocab_size=100.0), TypeError),
+        (dict(vocab_size=100, min_frequency="2"), TypeError),
+        (dict(vocab_size=100, min_frequency=0), ValueError),
+        (dict(vocab_size=100, special_tokens=["[PAD]", "[MASK]"]), ValueError),  # no [UNK]
+        (dict(vocab_size=100, special_tokens=["[UNK]", "[UNK]"]), ValueError),
+        (dict(vocab_size=100, special_tokens=["[UNK]", ""]), ValueError),
+        (dict(vocab_size=100, special_tokens="[UNK]"), TypeError),
+        (dict(vocab_size=100, limit_alphabet="3"), TypeError),
+        (dict(vocab_size=100, initial="not a tokenizer"), TypeError),
+    ],
+)
 def test_bad_training_arguments(impl, kwargs, exc):
     with pytest.raises(exc):
         impl.train(CORPUS, **kwargs)
@@ -217,18 +221,22 @@ def test_merges_from_another_tokenizer(impl, saved, tmp_path):
         impl.load(saved)
 
 
-@pytest.mark.parametrize("change", [
-    lambda c: {**c, "format": 2},
-    lambda c: {**c, "normalization": "nfd"},
-    lambda c: {**c, "pre_tokenizer": "gpt2"},
-    lambda c: {**c, "space_marker": " "},
-    lambda c: {**c, "special_tokens": ["[PAD]", "[MASK]"]},
-    lambda c: {k: v for k, v in c.items() if k != "byte_fallback"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: {**c, "format": 2},
+        lambda c: {**c, "normalization": "nfd"},
+        lambda c: {**c, "pre_tokenizer": "gpt2"},
+        lambda c: {**c, "space_marker": " "},
+        lambda c: {**c, "special_tokens": ["[PAD]", "[MASK]"]},
+        lambda c: {k: v for k, v in c.items() if k != "byte_fallback"},
+    ],
+)
 def test_fastbpe_json_bad_config(impl, saved, change):
     path = saved / "fastbpe.json"
-    path.write_text(json.dumps(change(json.loads(path.read_text(encoding="utf-8")))),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(change(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8"
+    )
     with pytest.raises(ValueError, match="fastbpe.json"):
         impl.load(saved)
 
@@ -243,8 +251,10 @@ def test_fastbpe_json_invalid_json(impl, saved):
 
 def test_byte_fallback_mismatch(impl, saved):
     # the config claims byte fallback, the vocabulary has no byte tokens
-    rewrite(saved / "fastbpe.json",
-            lambda s: s.replace('"byte_fallback": false', '"byte_fallback": true'))
+    rewrite(
+        saved / "fastbpe.json",
+        lambda s: s.replace('"byte_fallback": false', '"byte_fallback": true'),
+    )
     with pytest.raises(ValueError, match="vocab.json|fastbpe.json"):
         impl.load(saved)
 

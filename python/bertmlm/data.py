@@ -57,8 +57,13 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 
 
 def shard_key(corpus_fingerprint: str, tokenizer: Any, *, unit: str, val_fraction: float) -> str:
-    parts = [f"format={SHARD_FORMAT}", f"corpus={corpus_fingerprint}",
-             f"tokenizer={tokenizer_fingerprint(tokenizer)}", f"unit={unit}", f"val={val_fraction!r}"]
+    parts = [
+        f"format={SHARD_FORMAT}",
+        f"corpus={corpus_fingerprint}",
+        f"tokenizer={tokenizer_fingerprint(tokenizer)}",
+        f"unit={unit}",
+        f"val={val_fraction!r}",
+    ]
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
 
 
@@ -118,9 +123,15 @@ def is_held_out(index: int, val_fraction: float) -> bool:
     return int((index + 1) * val_fraction + 0.5) > int(index * val_fraction + 0.5)
 
 
-def prepare_shards(documents: Iterable[str], tokenizer: Any, directory: str | os.PathLike, *,
-                   val_fraction: float = 0.05, progress: bool = True,
-                   meta: dict[str, Any] | None = None) -> Shards:
+def prepare_shards(
+    documents: Iterable[str],
+    tokenizer: Any,
+    directory: str | os.PathLike,
+    *,
+    val_fraction: float = 0.05,
+    progress: bool = True,
+    meta: dict[str, Any] | None = None,
+) -> Shards:
     """Tokenize `documents` into `directory` (reused as-is when it already holds complete shards).
 
     `directory` should be named by `shard_key(...)` so that a different corpus or tokenizer gets
@@ -149,7 +160,7 @@ def prepare_shards(documents: Iterable[str], tokenizer: Any, directory: str | os
         for batch in _batches(documents, ENCODE_BATCH_DOCS):
             ids, offsets = _encode_flat(tokenizer, batch)
             for j in range(len(batch)):
-                doc = ids[offsets[j]:offsets[j + 1]]
+                doc = ids[offsets[j] : offsets[j + 1]]
                 if len(doc) == 0:
                     continue
                 name = "val" if is_held_out(n_docs, val_fraction) else "train"
@@ -168,9 +179,16 @@ def prepare_shards(documents: Iterable[str], tokenizer: Any, directory: str | os
         f.close()
     for name, offs in counts.items():
         np.save(tmp / f"{name}.offsets.npy", np.asarray(offs, dtype=np.int64))
-    info = dict(meta or {}, format=SHARD_FORMAT, dtype=dtype.name, vocab_size=tokenizer.vocab_size,
-                val_fraction=val_fraction, documents=n_docs,
-                train_tokens=counts["train"][-1], val_tokens=counts["val"][-1])
+    info = dict(
+        meta or {},
+        format=SHARD_FORMAT,
+        dtype=dtype.name,
+        vocab_size=tokenizer.vocab_size,
+        val_fraction=val_fraction,
+        documents=n_docs,
+        train_tokens=counts["train"][-1],
+        val_tokens=counts["val"][-1],
+    )
     (tmp / "meta.json").write_text(json.dumps(info, indent=2) + "\n")
     try:
         os.replace(tmp, directory)
@@ -188,7 +206,9 @@ def load_shards(directory: str | os.PathLike) -> Shards:
         offsets = np.load(directory / f"{name}.offsets.npy")
         path = directory / f"{name}.tokens"
         if offsets[-1] == 0:
-            splits[name] = Split(np.zeros(0, dtype=dtype), offsets)  # np.memmap cannot map an empty file
+            splits[name] = Split(
+                np.zeros(0, dtype=dtype), offsets
+            )  # np.memmap cannot map an empty file
         else:
             tokens = np.memmap(path, dtype=dtype, mode="r", shape=(int(offsets[-1]),))
             splits[name] = Split(tokens, offsets, path)
@@ -224,7 +244,9 @@ def token_counts(split: Split, vocab_size: int, chunk: int = 1 << 24) -> np.ndar
     """How often each id occurs in the split (streamed over the memmap in chunks)."""
     counts = np.zeros(vocab_size, dtype=np.int64)
     for start in range(0, split.num_tokens, chunk):
-        counts += np.bincount(split.tokens[start:start + chunk], minlength=vocab_size)[:vocab_size]
+        counts += np.bincount(split.tokens[start : start + chunk], minlength=vocab_size)[
+            :vocab_size
+        ]
     return counts
 
 
@@ -235,10 +257,20 @@ def token_counts(split: Split, vocab_size: int, chunk: int = 1 << 24) -> np.ndar
 class MLMDataset(torch.utils.data.Dataset):
     """Fixed-length `[CLS] ... [SEP]` sequences from one split (see the module docstring)."""
 
-    def __init__(self, split: Split, max_length: int, *, cls_id: int, sep_id: int, pad_id: int,
-                 line_by_line: bool = False) -> None:
+    def __init__(
+        self,
+        split: Split,
+        max_length: int,
+        *,
+        cls_id: int,
+        sep_id: int,
+        pad_id: int,
+        line_by_line: bool = False,
+    ) -> None:
         if max_length < 3:
-            raise ValueError(f"max_length must be at least 3 ([CLS], one token, [SEP]), got {max_length}")
+            raise ValueError(
+                f"max_length must be at least 3 ([CLS], one token, [SEP]), got {max_length}"
+            )
         self.split = split
         self.max_length = max_length
         self.cls_id, self.sep_id, self.pad_id = cls_id, sep_id, pad_id
@@ -257,22 +289,28 @@ class MLMDataset(torch.utils.data.Dataset):
         if not 0 <= index < self.length:
             raise IndexError(f"sequence {index} out of range [0, {self.length})")
         if self.line_by_line:
-            start, end = self.split.offsets[index], self.split.offsets[index + 1] - 1  # drop the [SEP]
-            return self.split.tokens[start:min(end, start + self.body)]
+            start, end = (
+                self.split.offsets[index],
+                self.split.offsets[index + 1] - 1,
+            )  # drop the [SEP]
+            return self.split.tokens[start : min(end, start + self.body)]
         start = index * self.body
-        return self.split.tokens[start:start + self.body]
+        return self.split.tokens[start : start + self.body]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         body = self.window(index)
         n = len(body) + 2
         ids = np.full(self.max_length, self.pad_id, dtype=np.int64)
         ids[0] = self.cls_id
-        ids[1:n - 1] = body
+        ids[1 : n - 1] = body
         ids[n - 1] = self.sep_id
         mask = np.zeros(self.max_length, dtype=np.int64)
         mask[:n] = 1
-        return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
-                "token_type_ids": torch.zeros(self.max_length, dtype=torch.long)}
+        return {
+            "input_ids": torch.from_numpy(ids),
+            "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.zeros(self.max_length, dtype=torch.long),
+        }
 
     def num_real_tokens(self) -> int:
         """Tokens in all sequences, [CLS]/[SEP] included, padding excluded."""
