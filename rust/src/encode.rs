@@ -18,13 +18,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::merge::merge_by_rank;
+use crate::merge::merge_tail;
 use crate::pretokenize::words;
 use crate::vocab::Model;
-use crate::word_cache::WordCache;
+use crate::word_cache::{key_in, WordCache};
 
 /// Tokenizers whose caches a thread keeps.
 const CACHES_PER_THREAD: usize = 4;
+/// Words split (and their cache lines prefetched) before the first of them is looked up.
+const CHUNK: usize = 32;
 
 static NEXT_TOKENIZER: AtomicU64 = AtomicU64::new(1);
 
@@ -38,8 +40,8 @@ pub struct Tokenizer {
     model: Model,
     /// (special token, id), longest first, for leftmost-longest matching.
     specials: Vec<(String, u32)>,
-    /// Whether a byte starts some special token.
-    special_first: [bool; 256],
+    /// The bytes that start some special token, sorted.
+    special_first: Vec<u8>,
     /// Identifies this tokenizer's entry in the per-thread caches.
     number: u64,
 }
@@ -57,10 +59,9 @@ impl Tokenizer {
             })
             .collect();
         specials.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-        let mut special_first = [false; 256];
-        for (s, _) in &specials {
-            special_first[s.as_bytes()[0] as usize] = true;
-        }
+        let mut special_first: Vec<u8> = specials.iter().map(|(s, _)| s.as_bytes()[0]).collect();
+        special_first.sort_unstable();
+        special_first.dedup();
         Tokenizer {
             model,
             specials,
@@ -87,26 +88,38 @@ impl Tokenizer {
         // One pass: at a byte that starts some special token, try them longest first
         // (leftmost, then longest). Linear in the text for a handful of specials.
         let bytes = text.as_bytes();
-        let (mut pos, mut i) = (0, 0);
-        while i < bytes.len() {
-            if self.special_first[bytes[i] as usize] {
-                let rest = &bytes[i..];
-                if let Some((tok, id)) = self
-                    .specials
-                    .iter()
-                    .find(|(t, _)| rest.starts_with(t.as_bytes()))
-                {
+        let (mut pos, mut from) = (0, 0);
+        while let Some(k) = self.next_special_start(&bytes[from..]) {
+            let i = from + k;
+            let rest = &bytes[i..];
+            match self
+                .specials
+                .iter()
+                .find(|(t, _)| rest.starts_with(t.as_bytes()))
+            {
+                Some((tok, id)) => {
                     // a special starts with a whole character, so `i` is a char boundary
                     self.encode_ordinary(&text[pos..i], out);
                     out.push(*id);
-                    i += tok.len();
-                    pos = i;
-                    continue;
+                    pos = i + tok.len();
+                    from = pos;
                 }
+                None => from = i + 1,
             }
-            i += 1;
         }
         self.encode_ordinary(&text[pos..], out);
+    }
+
+    /// Where the first byte that starts some special token is in `b` (memchr's vector search
+    /// for up to three distinct first bytes, the usual case).
+    #[inline]
+    fn next_special_start(&self, b: &[u8]) -> Option<usize> {
+        match self.special_first[..] {
+            [x] => memchr::memchr(x, b),
+            [x, y] => memchr::memchr2(x, y, b),
+            [x, y, z] => memchr::memchr3(x, y, z, b),
+            ref set => b.iter().position(|c| set.binary_search(c).is_ok()),
+        }
     }
 
     fn encode_ordinary(&self, text: &str, out: &mut Vec<u32>) {
@@ -114,12 +127,37 @@ impl Tokenizer {
             return;
         }
         self.with_cache(|cache| {
-            self.model.normalizer().for_each_piece(text, |piece| {
-                for w in words(piece) {
-                    self.encode_word(w, cache, out);
-                }
-            })
+            self.model
+                .normalizer()
+                .for_each_piece(text, |piece| self.encode_piece(piece, cache, out))
         });
+    }
+
+    /// Encodes normalised text a chunk of words at a time: splitting a chunk requests the
+    /// cache lines of its words, so the lookups that follow find them arriving instead of each
+    /// waiting on memory in turn (the tail of a Zipf vocabulary does not stay in the caches).
+    fn encode_piece(&self, piece: &str, cache: &mut WordCache, out: &mut Vec<u32>) {
+        let (mut words, bytes) = (words(piece), piece.as_bytes());
+        let mut chunk = [("", 0u128); CHUNK];
+        loop {
+            let mut n = 0;
+            while n < CHUNK {
+                let Some(w) = words.next() else { break };
+                let start = w.as_ptr() as usize - bytes.as_ptr() as usize;
+                let key = key_in(bytes, start, w.len());
+                cache.prefetch(key);
+                chunk[n] = (w, key);
+                n += 1;
+            }
+            for &(w, key) in &chunk[..n] {
+                if !cache.get(w, key, out) {
+                    self.encode_word(w, key, cache, out);
+                }
+            }
+            if n < CHUNK {
+                return;
+            }
+        }
     }
 
     /// Runs `f` on this thread's cache for this tokenizer.
@@ -140,25 +178,23 @@ impl Tokenizer {
         })
     }
 
-    fn encode_word(&self, word: &str, cache: &mut WordCache, out: &mut Vec<u32>) {
-        if cache.get(word, out) {
-            return;
-        }
+    /// A word not in the cache: its characters' ids, merged by rank, then cached. The ids are
+    /// built and merged in place at the end of `out`.
+    fn encode_word(&self, word: &str, key: u128, cache: &mut WordCache, out: &mut Vec<u32>) {
         let start = out.len();
-        let mut piece: Vec<u32> = Vec::with_capacity(word.len());
+        let mut run = start; // where the current run of known characters starts
         for c in word.chars() {
             match self.model.char_id(c) {
-                Some(id) => piece.push(id),
+                Some(id) => out.push(id),
                 None => {
-                    merge_by_rank(&mut piece, &self.model);
-                    out.append(&mut piece);
+                    merge_tail(out, run, &self.model);
                     self.model.push_unknown(c, out);
+                    run = out.len();
                 }
             }
         }
-        merge_by_rank(&mut piece, &self.model);
-        out.append(&mut piece);
-        cache.insert(word, &out[start..]);
+        merge_tail(out, run, &self.model);
+        cache.insert(word, key, &out[start..]);
     }
 
     /// `encode` over many texts, in parallel.

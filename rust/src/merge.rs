@@ -26,34 +26,43 @@ const DEAD: u32 = u32::MAX;
 
 /// Applies the model's merges to `symbols` in place: lowest rank first, leftmost on ties.
 pub fn merge_by_rank(symbols: &mut Vec<u32>, model: &Model) {
-    if symbols.len() < 2 || model.merges().is_empty() {
-        return;
-    }
-    if symbols.len() <= SCAN_MAX {
-        merge_scan(symbols, model)
-    } else {
-        merge_buckets(symbols, model)
-    }
+    merge_tail(symbols, 0, model);
 }
 
-fn merge_scan(s: &mut Vec<u32>, model: &Model) {
-    // The rank and result of each adjacent pair, looked up once and then only next to a merge
-    // (rescanning every pair after every merge cost a hash lookup per pair per merge).
-    const NO: u32 = u32::MAX;
-    let mut n = s.len();
-    let (mut rank_buf, mut new_buf) = ([NO; SCAN_MAX], [0u32; SCAN_MAX]);
-    let (mut rank_vec, mut new_vec);
-    let (rank, new): (&mut [u32], &mut [u32]) = if n <= SCAN_MAX {
-        (&mut rank_buf, &mut new_buf)
+/// [`merge_by_rank`] on `symbols[from..]` only (the encoder builds a word at the end of its
+/// output, which saves a buffer per word).
+pub fn merge_tail(symbols: &mut Vec<u32>, from: usize, model: &Model) {
+    let s = &mut symbols[from..];
+    if s.len() < 2 || model.merges().is_empty() {
+        return;
+    }
+    let n = if s.len() <= SCAN_MAX {
+        merge_scan(s, model)
     } else {
-        (rank_vec, new_vec) = (vec![NO; n], vec![0u32; n]); // only direct calls (tests)
-        (&mut rank_vec, &mut new_vec)
+        merge_buckets(s, model)
     };
+    symbols.truncate(from + n);
+}
+
+/// Merges a short word (at most `SCAN_MAX` symbols); returns its new length.
+fn merge_scan(s: &mut [u32], model: &Model) -> usize {
+    // The rank and result of the pair at each live position, looked up once and then only
+    // next to a merge (rescanning every pair after every merge cost a hash lookup per pair per
+    // merge). Merged-away positions stay in place, unlinked: shifting the arrays after each
+    // merge cost three `memmove` calls per merge.
+    const NO: u32 = u32::MAX;
+    let n = s.len();
+    let (mut rank, mut new) = ([NO; SCAN_MAX], [0u32; SCAN_MAX]);
+    let (mut next, mut prev) = ([0u8; SCAN_MAX], [0u8; SCAN_MAX]);
+    for i in 0..n {
+        (next[i], prev[i]) = (i as u8 + 1, (i as u8).wrapping_sub(1));
+    }
     let look = |a: u32, b: u32| model.rank((a, b)).unwrap_or((NO, 0));
     for i in 0..n - 1 {
         (rank[i], new[i]) = look(s[i], s[i + 1]);
     }
-    loop {
+    let mut live = n;
+    while live > 1 {
         let (mut best, mut at) = (NO, 0);
         for (i, &r) in rank[..n - 1].iter().enumerate() {
             if r < best {
@@ -63,29 +72,36 @@ fn merge_scan(s: &mut Vec<u32>, model: &Model) {
         if best == NO {
             break;
         }
+        // `at` takes the merged symbol; its right neighbour `j` is unlinked (position 0 is
+        // never a right neighbour, so it stays live)
+        let j = next[at] as usize;
         s[at] = new[at];
-        s.copy_within(at + 2..n, at + 1);
-        if at + 2 < n - 1 {
-            rank.copy_within(at + 2..n - 1, at + 1);
-            new.copy_within(at + 2..n - 1, at + 1);
-        }
-        n -= 1;
-        if at > 0 {
-            (rank[at - 1], new[at - 1]) = look(s[at - 1], s[at]);
-        }
-        if at + 1 < n {
-            (rank[at], new[at]) = look(s[at], s[at + 1]);
+        rank[j] = NO;
+        let after = next[j] as usize;
+        next[at] = after as u8;
+        if after < n {
+            prev[after] = at as u8;
+            (rank[at], new[at]) = look(s[at], s[after]);
         } else {
             rank[at] = NO;
         }
-        if n < 2 {
-            break;
+        if at > 0 {
+            let p = prev[at] as usize;
+            (rank[p], new[p]) = look(s[p], s[at]);
         }
+        live -= 1;
     }
-    s.truncate(n);
+    let (mut k, mut i) = (0, 0);
+    while i < n {
+        s[k] = s[i];
+        k += 1;
+        i = next[i] as usize;
+    }
+    k
 }
 
-fn merge_buckets(s: &mut Vec<u32>, model: &Model) {
+/// Merges a long word; returns its new length.
+fn merge_buckets(s: &mut [u32], model: &Model) -> usize {
     // One 12-byte node per symbol (symbol and both links side by side) and u32 positions keep
     // the working set small: cache misses dominate long runs.
     #[derive(Clone, Copy)]
@@ -174,8 +190,12 @@ fn merge_buckets(s: &mut Vec<u32>, model: &Model) {
             }
         }
     }
-    s.clear();
-    s.extend(nodes.iter().map(|x| x.sym).filter(|&x| x != DEAD));
+    let mut k = 0;
+    for x in nodes.iter().map(|x| x.sym).filter(|&x| x != DEAD) {
+        s[k] = x;
+        k += 1;
+    }
+    k
 }
 
 #[cfg(test)]
@@ -195,8 +215,35 @@ mod tests {
         train(&wc, &cfg, None, None).unwrap()
     }
 
+    /// The plain, obviously right loop: lowest rank first, leftmost on ties; checked against
+    /// the scan too where the scan applies.
+    fn plain(s: &[u32], m: &Model) -> Vec<u32> {
+        let mut v = s.to_vec();
+        loop {
+            let best = (0..v.len().saturating_sub(1))
+                .filter_map(|i| m.rank((v[i], v[i + 1])).map(|(r, new)| (r, i, new)))
+                .min();
+            let Some((_, i, new)) = best else { break };
+            v[i] = new;
+            v.remove(i + 1);
+        }
+        if s.len() <= SCAN_MAX {
+            let mut w = s.to_vec();
+            let k = merge_scan(&mut w, m);
+            assert_eq!(w[..k], v[..], "scan vs the plain loop on {s:?}");
+        }
+        v
+    }
+
+    fn buckets(s: &[u32], m: &Model) -> Vec<u32> {
+        let mut w = s.to_vec();
+        let k = merge_buckets(&mut w, m);
+        w.truncate(k);
+        w
+    }
+
     #[test]
-    fn buckets_equal_scan() {
+    fn buckets_and_scan_equal_the_plain_loop() {
         let m = model(&["aaaa abab aab aaab baaa ab ba a b abba aabbaabb"], 40);
         let mut state = 12345u64;
         for len in [2usize, 3, 7, 49, 60, 200] {
@@ -207,16 +254,13 @@ mod tests {
                         m.char_id(if state >> 63 == 0 { 'a' } else { 'b' }).unwrap()
                     })
                     .collect();
-                let (mut x, mut y) = (s.clone(), s.clone());
-                merge_scan(&mut x, &m);
-                merge_buckets(&mut y, &m);
-                assert_eq!(x, y);
+                assert_eq!(plain(&s, &m), buckets(&s, &m));
             }
         }
     }
 
     #[test]
-    fn buckets_equal_scan_with_reused_ids() {
+    fn equal_with_reused_ids() {
         // (a, bc) gives "abc" again: pairs with the reused id can rank below the current one
         let mut m = Model::new(&["[UNK]".to_string()], false).unwrap();
         let (a, b, c) = (
@@ -242,10 +286,7 @@ mod tests {
                         [a, b, c][(state >> 33) as usize % 3]
                     })
                     .collect();
-                let (mut x, mut y) = (s.clone(), s.clone());
-                merge_scan(&mut x, &m);
-                merge_buckets(&mut y, &m);
-                assert_eq!(x, y, "{s:?}");
+                assert_eq!(plain(&s, &m), buckets(&s, &m), "{s:?}");
             }
         }
     }
