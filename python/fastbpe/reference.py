@@ -610,8 +610,11 @@ class ReferenceTokenizer:
         d = Path(directory)
         config = read_json(d / "fastbpe.json")
         specials, byte_fallback = check_config(config, d / "fastbpe.json")
-        vocab = check_vocab(read_json(d / "vocab.json"), d / "vocab.json", specials, byte_fallback)
+        raw = read_json(d / "vocab.json")
+        vocab = check_vocab(raw, d / "vocab.json", specials, byte_fallback)
         merges = read_merges(d / "merges.txt", vocab)
+        first = len(specials) + (len(BYTE_TOKENS) if byte_fallback else 0)
+        check_produced(raw, vocab, merges, first, d / "vocab.json")
         normalization = check_normalization(config, d / "fastbpe.json")
         return cls(vocab, merges, specials, byte_fallback, **normalization)
 
@@ -749,3 +752,21 @@ def read_merges(path: Path, vocab: list[str]) -> list[tuple[int, int]]:
                 raise ValueError(f"{path}:{lineno}: token {tok!r} is not in vocab.json")
         merges.append((ids[parts[0]], ids[parts[1]]))
     return merges
+
+
+def check_produced(
+    raw: dict, vocab: list[str], merges: list[tuple[int, int]], first: int, path: Path
+) -> None:
+    """Every token from id `first` on (after the specials and byte tokens) is one character
+    or the result of a merge, as training makes them. One that no merge produces means
+    merges.txt lost lines (at its end, each remaining line still checks) or is another's."""
+    produced = {vocab[a] + vocab[b] for a, b in merges}
+    for i in range(first, len(vocab)):
+        tok = vocab[i]
+        if len(tok) > 1 and tok not in produced:
+            line = list(raw).index(tok) + 2  # the layout `save` writes: one entry per line
+            raise ValueError(
+                f"{path}:{line}: token {tok!r} (id {i}) is not produced by any merge in "
+                "merges.txt (merges.txt truncated?); besides special and byte tokens, a token "
+                "is one character or the result of a merge"
+            )

@@ -122,8 +122,9 @@ pub fn load(dir: &Path) -> Result<Model> {
         strip_accents: cfg.strip_accents,
         nfkc: cfg.normalization == "nfkc",
     });
-    load_vocab(&mut model, &read(&vocab_path)?, &vocab_path, &config_path)?;
+    let lines = load_vocab(&mut model, &read(&vocab_path)?, &vocab_path, &config_path)?;
     load_merges(&mut model, &read(&merges_path)?, &merges_path)?;
+    check_every_token_is_produced(&model, &lines, &vocab_path)?;
     Ok(model)
 }
 
@@ -165,7 +166,13 @@ fn parse_config(text: &str, path: &Path) -> Result<Config> {
     Ok(cfg)
 }
 
-fn load_vocab(model: &mut Model, text: &str, path: &Path, config_path: &Path) -> Result<()> {
+/// Adds the tokens of `vocab.json` to `model`; returns the 1-based line of each id.
+fn load_vocab(
+    model: &mut Model,
+    text: &str,
+    path: &Path,
+    config_path: &Path,
+) -> Result<Vec<usize>> {
     let entries = parse_flat_json(text, path)?;
     let mut by_id: Vec<Option<(&str, usize)>> = vec![None; entries.len()];
     for (tok, id, line) in &entries {
@@ -201,8 +208,10 @@ fn load_vocab(model: &mut Model, text: &str, path: &Path, config_path: &Path) ->
             VOCAB_FILE, by_id.len()
         )));
     }
+    let mut lines = Vec::with_capacity(by_id.len());
     for (id, slot) in by_id.into_iter().enumerate() {
         let (tok, line) = slot.expect("every id is filled");
+        lines.push(line);
         if id < base {
             let want = &model.tokens()[id];
             if tok != want {
@@ -226,7 +235,7 @@ fn load_vocab(model: &mut Model, text: &str, path: &Path, config_path: &Path) ->
             ));
         }
     }
-    Ok(())
+    Ok(lines)
 }
 
 fn load_merges(model: &mut Model, text: &str, path: &Path) -> Result<()> {
@@ -264,6 +273,33 @@ fn load_merges(model: &mut Model, text: &str, path: &Path) -> Result<()> {
             ));
         }
         model.add_merge((ia, ib));
+    }
+    Ok(())
+}
+
+/// Every token after the specials and byte tokens is one character (the alphabet) or the
+/// result of a merge, as training makes them (extension included: the initial tokenizer's
+/// tokens obey the same rule). A merged token that no merge produces means `merges.txt` lost
+/// lines (typically at its end: each remaining line still checks) or belongs to other files.
+fn check_every_token_is_produced(model: &Model, lines: &[usize], path: &Path) -> Result<()> {
+    let mut produced = vec![false; model.len()];
+    for &(_, id) in model.merges() {
+        produced[id as usize] = true;
+    }
+    // load_vocab checked that the specials, then the byte tokens, hold exactly these ids
+    let base = model.specials().len() + if model.byte_fallback() { 256 } else { 0 };
+    for (id, tok) in model.tokens().iter().enumerate().skip(base) {
+        if !produced[id] && tok.chars().nth(1).is_some() {
+            return Err(Error::corrupt(
+                path,
+                lines[id],
+                format!(
+                    "token {tok:?} (id {id}) is not produced by any merge in {MERGES_FILE} \
+                     ({MERGES_FILE} truncated?); besides special and byte tokens, a token is \
+                     one character or the result of a merge"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -335,6 +371,47 @@ mod tests {
                 .starts_with("#version: 0.2\n"));
             let _ = std::fs::remove_dir_all(&d);
         }
+    }
+
+    #[test]
+    fn merges_that_lost_lines_at_the_end_are_detected() {
+        for bf in [false, true] {
+            let m = model(bf);
+            let d = tmpdir(&format!("trunc{bf}"));
+            save(&m, &d).unwrap();
+            let p = d.join(MERGES_FILE);
+            let text = std::fs::read_to_string(&p).unwrap();
+            let kept: Vec<&str> = text.lines().collect();
+            let kept = &kept[..kept.len() - 3];
+            std::fs::write(&p, kept.join("\n") + "\n").unwrap();
+            // the result of the first lost merge is the first token nothing produces
+            let (_, id) = m.merges()[kept.len() - 1];
+            let tok = &m.tokens()[id as usize];
+            let e = load(&d).unwrap_err().to_string();
+            let want = format!(
+                "vocab.json:{}: token {tok:?} (id {id}) is not produced by any merge in merges.txt",
+                id + 2
+            );
+            assert!(e.contains(&want) && e.contains("truncated"), "{e}");
+            let _ = std::fs::remove_dir_all(&d);
+        }
+    }
+
+    #[test]
+    fn extension_and_limit_alphabet_still_load() {
+        let mut wc = WordCounts::new();
+        wc.add_texts(&["zebra quagga zebra ışık"]);
+        let cfg = TrainConfig {
+            vocab_size: 400,
+            min_frequency: 1,
+            limit_alphabet: Some(3),
+            ..Default::default()
+        };
+        let ext = train(&wc, &cfg, Some(&model(true)), None).unwrap();
+        let d = tmpdir("ext");
+        save(&ext, &d).unwrap();
+        assert_eq!(load(&d).unwrap().tokens(), ext.tokens());
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     fn corrupt(file: &str, edit: impl Fn(String) -> String) -> String {
