@@ -84,6 +84,33 @@ def test_corpus_errors(tmp_path):
         list(iter_documents([tmp_path / "bad.jsonl"]))
 
 
+def test_non_utf8_corpus_file_names_the_file_and_byte_offset(tmp_path):
+    # A stray byte must stop pretraining with one line (as fastbpe's trainer does), not be
+    # replaced by U+FFFD and trained on. The offset counts from the start of the file even
+    # past the first read chunk and with a character split across chunks (4 MiB).
+    chunk = 1 << 22
+    cases = {
+        "early.txt": b"fine\n\ncaf\xe9\n",
+        "cut.txt": b"ends inside a character \xc3",
+        "late.txt": b"x" * (chunk - 1) + "\u00e9".encode() + b"\n\n ok \xff\n",
+        "bad.jsonl": json.dumps({"text": "ok"}).encode() + b'\n{"text": "\x80"}\n',
+    }
+    want = {"early.txt": 9, "cut.txt": 24, "late.txt": chunk + 1 + 6, "bad.jsonl": 25}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    with gzip.open(tmp_path / "z.txt.gz", "wb") as f:
+        f.write(b"zipped\n\xfe\n")
+    want["z.txt.gz"] = 7
+    for name, offset in want.items():
+        for unit in ("paragraph", "line"):
+            with pytest.raises(CorpusError) as e:
+                list(iter_documents([tmp_path / name], unit=unit))
+            message = str(e.value)
+            assert message.startswith(f"{tmp_path / name}: not valid UTF-8 at byte offset {offset}")
+            assert "re-encode" in message and "\n" not in message
+    assert "of its decompressed text" in message
+
+
 def test_clean_docstring_keeps_prose_drops_code():
     doc = """Return the thing that this function computes for you.
 

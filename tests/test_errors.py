@@ -75,17 +75,28 @@ def test_a_single_10_mb_line(tmp_path):
     assert t.decode(t.encode(line)) == line
 
 
-def test_non_utf8_corpus_for_pretraining_is_read_with_replacement(tmp_path, monkeypatch):
-    # bertmlm reads corpora with errors="replace" (corpus.py): a stray Latin-1 byte becomes
-    # U+FFFD instead of stopping a long run. (fastbpe itself refuses: see
-    # test_tokenizer_errors.py::test_non_utf8_file_names_file_and_offset.)
+@pytest.mark.parametrize("given_tokenizer", [False, True])
+def test_non_utf8_corpus_for_pretraining_names_file_and_offset(
+    tmp_path, monkeypatch, tok, given_tokenizer
+):
+    # A stray Latin-1 byte stops pretraining with one line, as fastbpe's trainer does
+    # (test_tokenizer_errors.py::test_non_utf8_file_names_file_and_offset), whether the
+    # tokenizer training or the tokenizing into shards meets it first; it is not replaced by
+    # U+FFFD and trained on. The bad byte is past the first document, so the corpus check
+    # before training passes and the error comes from inside the stream.
     monkeypatch.setenv("BERTMLM_CACHE", str(tmp_path / "cache"))
+    good = ("the cat sees the dog. " * 5 + "\n\n").encode() * 60
     bad = tmp_path / "latin1.txt"
-    bad.write_bytes(
-        ("the cat sees the dog. " * 5 + "\n\n").encode() * 60 + "caf\xe9\n".encode("latin-1")
-    )
-    pretrain.main(pretrain_args(bad, tmp_path / "run", "--max-steps", "1"))
-    assert "\ufffd" in Tokenizer.load(tmp_path / "run" / "tokenizer").get_vocab()
+    bad.write_bytes(good + "caf\xe9\n".encode("latin-1"))
+    extra = ["--max-steps", "1"]
+    if given_tokenizer:
+        tok.save(tmp_path / "tok")
+        extra += ["--tokenizer", str(tmp_path / "tok")]
+    with pytest.raises(SystemExit) as e:
+        pretrain.main(pretrain_args(bad, tmp_path / "run", *extra))
+    message = str(e.value)
+    assert message.startswith(f"error: {bad}: not valid UTF-8 at byte offset {len(good) + 3};")
+    assert "\n" not in message and not (tmp_path / "run").exists()
 
 
 # ---- training arguments ---------------------------------------------------------------------

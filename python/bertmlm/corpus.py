@@ -11,7 +11,8 @@ formats, chosen by file name:
 - `.gz` of anything else is read as `.txt`.
 
 Files are read line by line, so a corpus is never held in memory whole; a paragraph longer than
-`MAX_DOC_CHARS` is cut into several documents so that one unbroken file cannot either.
+`MAX_DOC_CHARS` is cut into several documents so that one unbroken file cannot either. Files must
+be UTF-8: a file that is not raises CorpusError naming it and the byte offset of the first bad byte.
 
 The default corpus (no `--corpus`) is English prose extracted at run time from documentation that
 ships with Python and the installed dependencies: `pydoc_data.topics` (the language reference behind `help()`) and the
@@ -26,6 +27,7 @@ network access.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import glob
 import gzip
@@ -92,9 +94,38 @@ def _readable_name(path: Path) -> bool:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # Strict UTF-8: replacing a bad byte with U+FFFD would silently train on corrupted text
+    # (and put U+FFFD in the vocabulary); iter_documents turns the error into a CorpusError.
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
+    return open(path, encoding="utf-8")
+
+
+def _not_utf8(path: Path) -> CorpusError:
+    """The error for a file that is not UTF-8, naming the first bad byte's offset (in the
+    decompressed stream for .gz), as fastbpe's trainer does. Text mode's decode error only
+    knows its position inside one read chunk, so the file is scanned again, in binary."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fed = 0  # bytes given to the decoder so far
+    offset = None
+    with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as f:
+        while offset is None:
+            chunk = f.read(1 << 22)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                # e.object is the few bytes the decoder held back, then this chunk
+                offset = fed - (len(e.object) - len(chunk)) + e.start
+            if not chunk:
+                break
+            fed += len(chunk)
+    where = f"byte offset {offset}" if offset is not None else "some byte"
+    if path.name.endswith(".gz"):
+        where += " of its decompressed text"
+    return CorpusError(
+        f"{path}: not valid UTF-8 at {where}; re-encode the file as UTF-8 "
+        "(e.g. `iconv -f latin1 -t utf-8`) or drop it from the corpus"
+    )
 
 
 def _is_jsonl(path: Path) -> bool:
@@ -111,10 +142,13 @@ def iter_documents(files: Iterable[Path], *, unit: str = "paragraph") -> Iterato
     if unit not in ("paragraph", "line"):
         raise ValueError(f"unit must be 'paragraph' or 'line', got {unit!r}")
     for path in files:
-        if _is_jsonl(path):
-            yield from _jsonl_documents(path, unit)
-        else:
-            yield from _text_documents(path, unit)
+        try:
+            if _is_jsonl(path):
+                yield from _jsonl_documents(path, unit)
+            else:
+                yield from _text_documents(path, unit)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
 
 
 def _text_documents(path: Path, unit: str) -> Iterator[str]:
