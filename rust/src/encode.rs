@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::merge::merge_tail;
+use crate::pair_table::PairTable;
 use crate::pretokenize::words;
 use crate::vocab::Model;
 use crate::word_cache::{key_in, WordCache};
@@ -38,6 +39,8 @@ thread_local! {
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
     model: Model,
+    /// The model's merge ranks, laid out for lookups on cache misses.
+    pairs: PairTable,
     /// (special token, id), longest first, for leftmost-longest matching.
     specials: Vec<(String, u32)>,
     /// The bytes that start some special token, sorted.
@@ -63,6 +66,7 @@ impl Tokenizer {
         special_first.sort_unstable();
         special_first.dedup();
         Tokenizer {
+            pairs: PairTable::new(model.ranks()),
             model,
             specials,
             special_first,
@@ -187,13 +191,13 @@ impl Tokenizer {
             match self.model.char_id(c) {
                 Some(id) => out.push(id),
                 None => {
-                    merge_tail(out, run, &self.model);
+                    merge_tail(out, run, &self.pairs);
                     self.model.push_unknown(c, out);
                     run = out.len();
                 }
             }
         }
-        merge_tail(out, run, &self.model);
+        merge_tail(out, run, &self.pairs);
         cache.insert(word, key, &out[start..]);
     }
 
@@ -210,19 +214,41 @@ impl Tokenizer {
     }
 
     /// All ids concatenated, and offsets (`n + 1` of them) so text i is `ids[off[i]..off[i+1]]`.
+    ///
+    /// Texts are encoded in parallel in runs of consecutive texts, each run into one vector
+    /// (a vector per text cost an allocation each and twice the page faults).
     pub fn encode_batch_flat<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         special_tokens: bool,
     ) -> (Vec<u32>, Vec<i64>) {
-        let nested = self.encode_batch(texts, special_tokens);
-        let mut offsets = Vec::with_capacity(nested.len() + 1);
+        // enough runs per thread for rayon to balance uneven texts
+        let run = texts
+            .len()
+            .div_ceil(16 * rayon::current_num_threads())
+            .clamp(1, 256);
+        let runs: Vec<(Vec<u32>, Vec<usize>)> = texts
+            .par_chunks(run)
+            .map(|run| {
+                let bytes: usize = run.iter().map(|t| t.as_ref().len()).sum();
+                let (mut ids, mut ends) = (Vec::with_capacity(bytes / 3 + 1), Vec::new());
+                for t in run {
+                    self.encode_into(t.as_ref(), special_tokens, &mut ids);
+                    ends.push(ids.len());
+                }
+                (ids, ends)
+            })
+            .collect();
+        let total: usize = runs.iter().map(|(ids, _)| ids.len()).sum();
+        let (mut ids, mut offsets) = (
+            Vec::with_capacity(total),
+            Vec::with_capacity(texts.len() + 1),
+        );
         offsets.push(0i64);
-        let total: usize = nested.iter().map(Vec::len).sum();
-        let mut ids = Vec::with_capacity(total);
-        for v in nested {
-            ids.extend_from_slice(&v);
-            offsets.push(ids.len() as i64);
+        for (run_ids, ends) in runs {
+            let base = ids.len();
+            offsets.extend(ends.iter().map(|&e| (base + e) as i64));
+            ids.extend_from_slice(&run_ids);
         }
         (ids, offsets)
     }

@@ -11,6 +11,7 @@ pub mod json;
 pub mod merge;
 mod merge_loop;
 pub mod normalize;
+pub mod pair_table;
 pub mod pretokenize;
 mod split_simd;
 pub mod stats;

@@ -17,7 +17,45 @@ use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
 
+use crate::pair_table::PairTable;
 use crate::vocab::Model;
+
+/// The merge of a pair of ids: its rank and result (the model's map, or encoding's
+/// [`PairTable`]).
+pub trait Ranks {
+    fn rank(&self, a: u32, b: u32) -> Option<(u32, u32)>;
+    /// A hint that `rank(a, b)` is asked soon.
+    #[inline]
+    fn prefetch(&self, _a: u32, _b: u32) {}
+    fn is_empty(&self) -> bool;
+}
+
+impl Ranks for Model {
+    #[inline]
+    fn rank(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+        Model::rank(self, (a, b))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.merges().is_empty()
+    }
+}
+
+impl Ranks for PairTable {
+    #[inline]
+    fn rank(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+        self.get(a, b)
+    }
+
+    #[inline]
+    fn prefetch(&self, a: u32, b: u32) {
+        PairTable::prefetch(self, a, b)
+    }
+
+    fn is_empty(&self) -> bool {
+        PairTable::is_empty(self)
+    }
+}
 
 /// Words up to this many symbols are merged by scanning; longer ones with rank buckets.
 const SCAN_MAX: usize = 48;
@@ -31,9 +69,9 @@ pub fn merge_by_rank(symbols: &mut Vec<u32>, model: &Model) {
 
 /// [`merge_by_rank`] on `symbols[from..]` only (the encoder builds a word at the end of its
 /// output, which saves a buffer per word).
-pub fn merge_tail(symbols: &mut Vec<u32>, from: usize, model: &Model) {
+pub fn merge_tail(symbols: &mut Vec<u32>, from: usize, model: &impl Ranks) {
     let s = &mut symbols[from..];
-    if s.len() < 2 || model.merges().is_empty() {
+    if s.len() < 2 || model.is_empty() {
         return;
     }
     let n = if s.len() <= SCAN_MAX {
@@ -45,7 +83,7 @@ pub fn merge_tail(symbols: &mut Vec<u32>, from: usize, model: &Model) {
 }
 
 /// Merges a short word (at most `SCAN_MAX` symbols); returns its new length.
-fn merge_scan(s: &mut [u32], model: &Model) -> usize {
+fn merge_scan(s: &mut [u32], model: &impl Ranks) -> usize {
     // The rank and result of the pair at each live position, looked up once and then only
     // next to a merge (rescanning every pair after every merge cost a hash lookup per pair per
     // merge). Merged-away positions stay in place, unlinked: shifting the arrays after each
@@ -57,7 +95,10 @@ fn merge_scan(s: &mut [u32], model: &Model) -> usize {
     for i in 0..n {
         (next[i], prev[i]) = (i as u8 + 1, (i as u8).wrapping_sub(1));
     }
-    let look = |a: u32, b: u32| model.rank((a, b)).unwrap_or((NO, 0));
+    let look = |a: u32, b: u32| model.rank(a, b).unwrap_or((NO, 0));
+    for i in 0..n - 1 {
+        model.prefetch(s[i], s[i + 1]);
+    }
     for i in 0..n - 1 {
         (rank[i], new[i]) = look(s[i], s[i + 1]);
     }
@@ -101,7 +142,7 @@ fn merge_scan(s: &mut [u32], model: &Model) -> usize {
 }
 
 /// Merges a long word; returns its new length.
-fn merge_buckets(s: &mut [u32], model: &Model) -> usize {
+fn merge_buckets(s: &mut [u32], model: &impl Ranks) -> usize {
     // One 12-byte node per symbol (symbol and both links side by side) and u32 positions keep
     // the working set small: cache misses dominate long runs.
     #[derive(Clone, Copy)]
@@ -135,7 +176,7 @@ fn merge_buckets(s: &mut [u32], model: &Model) -> usize {
         b.push(i);
     }
     for i in 0..n - 1 {
-        if let Some((rank, _)) = model.rank((s[i], s[i + 1])) {
+        if let Some((rank, _)) = model.rank(s[i], s[i + 1]) {
             push(&mut buckets, &mut order, rank, i as u32);
         }
     }
@@ -154,7 +195,7 @@ fn merge_buckets(s: &mut [u32], model: &Model) -> usize {
                 continue;
             }
             let right = nodes[j];
-            let Some((r, new)) = model.rank((left.sym, right.sym)) else {
+            let Some((r, new)) = model.rank(left.sym, right.sym) else {
                 continue;
             };
             if r != rank {
@@ -170,13 +211,13 @@ fn merge_buckets(s: &mut [u32], model: &Model) -> usize {
             let mut lower = false; // a new pair that must go before the rest of this rank
             let p = left.prev;
             if p != NONE {
-                if let Some((r2, _)) = model.rank((nodes[p as usize].sym, new)) {
+                if let Some((r2, _)) = model.rank(nodes[p as usize].sym, new) {
                     push(&mut buckets, &mut order, r2, p);
                     lower |= r2 <= rank;
                 }
             }
             if after < n {
-                if let Some((r2, _)) = model.rank((new, nodes[after].sym)) {
+                if let Some((r2, _)) = model.rank(new, nodes[after].sym) {
                     push(&mut buckets, &mut order, r2, i as u32);
                     lower |= r2 <= rank;
                 }
