@@ -13,9 +13,22 @@ use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNo
 /// The space marker U+2581, as in SentencePiece and Llama.
 pub const SPACE_MARKER: char = '\u{2581}';
 
+/// Whether every character of `text` is below U+0300 (ASCII, Latin-1, Latin Extended-A/B,
+/// IPA: UTF-8 lead bytes up to 0xCB). Such text is NFC: none of these characters decomposes,
+/// and none combines with a neighbour (the combining marks start at U+0300). Most European
+/// text, Turkish included, passes this byte test without the per-character quick check
+/// (which cost 9% of encoding Turkish).
+#[inline]
+fn below_combining_marks(text: &str) -> bool {
+    // the maximum of each 32-byte block vectorises; an early exit per byte does not
+    text.as_bytes()
+        .chunks(32)
+        .all(|c| c.iter().fold(0u8, |m, &b| m.max(b)) < 0xCC)
+}
+
 /// NFC of `text`, borrowed when it already is NFC (always true for ASCII).
 pub fn nfc(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+    if below_combining_marks(text) || is_nfc_quick(text.chars()) == IsNormalized::Yes {
         Cow::Borrowed(text)
     } else {
         Cow::Owned(text.nfc().collect())
@@ -26,7 +39,7 @@ pub fn nfc(text: &str) -> Cow<'_, str> {
 /// already are normalised (a newline never composes with its neighbours and is always a word
 /// of its own, so cutting after it changes neither NFC nor the words).
 pub fn for_each_nfc_piece(text: &str, mut f: impl FnMut(&str)) {
-    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+    if below_combining_marks(text) || is_nfc_quick(text.chars()) == IsNormalized::Yes {
         return f(text);
     }
     for line in text.split_inclusive('\n') {
@@ -211,6 +224,17 @@ mod tests {
         assert_eq!(normalize(""), "");
         assert_eq!(normalize("a b  c"), "a▁b▁▁c");
         assert!(matches!(nfc("plain ascii"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn below_combining_marks_is_nfc() {
+        // every character below U+0300, and each next to every combining-capable neighbour
+        let all: String = (0u32..0x300).filter_map(char::from_u32).collect();
+        assert!(below_combining_marks(&all));
+        assert!(is_nfc_quick(all.chars()) == IsNormalized::Yes);
+        assert!(!below_combining_marks("e\u{301}"));
+        assert!(!below_combining_marks("a\u{2581}"));
+        assert_eq!(nfc("e\u{301}"), "é");
     }
 
     #[test]
