@@ -49,32 +49,41 @@ impl PartialOrd for Job {
     }
 }
 
-/// All words' symbols back to back; word `i` is `syms[start[i]..start[i] + len[i]]`.
+/// All words' symbols back to back; word `i` is `syms[start..start + len]` of `words[i]`.
+/// (Start, length and count side by side: a visit misses one line, not three arrays.)
 pub(crate) struct Arena {
     syms: Vec<u32>,
-    start: Vec<usize>,
-    len: Vec<u32>,
+    words: Vec<WordRef>,
+}
+
+struct WordRef {
+    start: usize,
+    count: u64,
+    len: u32,
 }
 
 impl Arena {
     pub(crate) fn with_capacity(words: usize) -> Self {
         Arena {
             syms: Vec::with_capacity(words * 8),
-            start: Vec::with_capacity(words),
-            len: Vec::with_capacity(words),
+            words: Vec::with_capacity(words),
         }
     }
 
-    /// Appends a word.
-    pub(crate) fn push(&mut self, symbols: &[u32]) {
-        self.start.push(self.syms.len());
-        self.len.push(symbols.len() as u32);
+    /// Appends a word that occurs `count` times.
+    pub(crate) fn push(&mut self, symbols: &[u32], count: u64) {
+        self.words.push(WordRef {
+            start: self.syms.len(),
+            count,
+            len: symbols.len() as u32,
+        });
         self.syms.extend_from_slice(symbols);
     }
 
     #[inline]
     fn word(&self, i: usize) -> &[u32] {
-        &self.syms[self.start[i]..self.start[i] + self.len[i] as usize]
+        let w = &self.words[i];
+        &self.syms[w.start..w.start + w.len as usize]
     }
 }
 
@@ -100,9 +109,10 @@ struct Index {
 
 impl Index {
     /// Two passes over the words: count (and size each list), then fill the lists.
-    fn new(arena: &Arena, counts: &[u64]) -> Self {
+    fn new(arena: &Arena) -> Self {
         let mut map: FxHashMap<Pair, Slot> = FxHashMap::default();
-        for (i, &c) in counts.iter().enumerate() {
+        for (i, wr) in arena.words.iter().enumerate() {
+            let c = wr.count;
             for p in arena.word(i).windows(2) {
                 let e = map.entry((p[0], p[1])).or_insert(Slot {
                     count: 0,
@@ -124,7 +134,7 @@ impl Index {
             e.len = 0;
         }
         let mut pool = vec![0u32; total];
-        for i in 0..counts.len() {
+        for i in 0..arena.words.len() {
             for p in arena.word(i).windows(2) {
                 let e = map.get_mut(&(p[0], p[1])).expect("counted above");
                 let end = e.off + e.len as usize;
@@ -209,18 +219,18 @@ impl Index {
 }
 
 /// Learns merges until `cfg.vocab_size`, the best pair falls below `min_frequency`, or no
-/// pair is left. `arena` holds the initial symbol sequences, `counts` their frequencies.
+/// pair is left. `arena` holds the initial symbol sequences and their frequencies.
 pub(crate) fn learn_merges(
     model: &mut Model,
     mut arena: Arena,
-    counts: &[u64],
     cfg: &TrainConfig,
     progress: Progress,
 ) -> Result<()> {
-    let mut index = Index::new(&arena, counts);
+    let mut index = Index::new(&arena);
     let mut heap: BinaryHeap<Job> = index
         .map
         .iter()
+        .filter(|(_, s)| s.count as u64 >= cfg.min_frequency)
         .map(|(&pair, s)| Job {
             count: s.count as u64,
             pair,
@@ -255,16 +265,21 @@ pub(crate) fn learn_merges(
         index.take(&job.pair, &mut at);
         for (k, &i) in at.iter().enumerate() {
             if let Some(&j) = at.get(k + 16) {
-                prefetch(arena.start.as_ptr().wrapping_add(j as usize));
+                prefetch(arena.words.as_ptr().wrapping_add(j as usize));
             }
             if let Some(&j) = at.get(k + 8) {
-                prefetch(arena.syms.as_ptr().wrapping_add(arena.start[j as usize]));
+                prefetch(
+                    arena
+                        .syms
+                        .as_ptr()
+                        .wrapping_add(arena.words[j as usize].start),
+                );
             }
             let word = i;
-            let i = i as usize;
-            let c = counts[i] as i64;
-            let s0 = arena.start[i];
-            let n = arena.len[i] as usize;
+            let wr = &mut arena.words[i as usize];
+            let c = wr.count as i64;
+            let s0 = wr.start;
+            let n = wr.len as usize;
             let s = &mut arena.syms[s0..s0 + n];
             let (mut r, mut w) = (0, 0); // read and write positions, w <= r
             while r < n {
@@ -284,7 +299,7 @@ pub(crate) fn learn_merges(
                 }
                 w += 1;
             }
-            arena.len[i] = w as u32;
+            wr.len = w as u32;
         }
         // Decrements first, increments second: a pair can be in both (`(new, a)`), and a
         // pushed job must carry the pair's final count; emptied pairs go once all is applied.
@@ -302,7 +317,8 @@ pub(crate) fn learn_merges(
                 let c = index.add(p, side.amount[k], &side.words[k]);
                 side.amount[k] = 0;
                 side.words[k].clear();
-                if c > 0 {
+                // below `min_frequency` a pair can never be picked; it is pushed if it grows
+                if c > 0 && c as u64 >= cfg.min_frequency {
                     heap.push(Job {
                         count: c as u64,
                         pair: p,

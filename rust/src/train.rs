@@ -111,8 +111,8 @@ pub fn train(
             minimum: model.len(),
         });
     }
-    let (arena, wcounts) = initial_words(&model, counts);
-    learn_merges(&mut model, arena, &wcounts, cfg, progress)?;
+    let arena = initial_words(&model, counts);
+    learn_merges(&mut model, arena, cfg, progress)?;
     Ok(model)
 }
 
@@ -152,17 +152,15 @@ fn add_alphabet(model: &mut Model, counts: &WordCounts, limit: Option<usize>) {
 /// Each word as symbols, written straight into the merge loop's arena: characters outside
 /// the vocabulary split it (its pieces become separate entries with the same count), and the
 /// model's merges are applied (extension).
-fn initial_words(model: &Model, counts: &WordCounts) -> (Arena, Vec<u64>) {
+fn initial_words(model: &Model, counts: &WordCounts) -> Arena {
     let mut arena = Arena::with_capacity(counts.len());
-    let mut wcounts = Vec::with_capacity(counts.len());
     let merges = !model.merges().is_empty();
     let mut cur: Vec<u32> = Vec::new();
     let mut emit = |cur: &mut Vec<u32>, c: u64| {
         if merges {
             merge_by_rank(cur, model);
         }
-        arena.push(cur);
-        wcounts.push(c);
+        arena.push(cur, c);
         cur.clear();
     };
     for (w, c) in counts.iter() {
@@ -177,7 +175,7 @@ fn initial_words(model: &Model, counts: &WordCounts) -> (Arena, Vec<u64>) {
             emit(&mut cur, c);
         }
     }
-    (arena, wcounts)
+    arena
 }
 
 #[cfg(test)]
