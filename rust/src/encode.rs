@@ -39,8 +39,9 @@ thread_local! {
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
     model: Model,
-    /// The model's merge ranks, laid out for lookups on cache misses.
-    pairs: PairTable,
+    /// The model's merge ranks, laid out for lookups on cache misses (none for a vocabulary
+    /// too large for its slots: the model's map then).
+    pairs: Option<PairTable>,
     /// (special token, id), longest first, for leftmost-longest matching.
     specials: Vec<(String, u32)>,
     /// The bytes that start some special token, sorted.
@@ -66,7 +67,7 @@ impl Tokenizer {
         special_first.sort_unstable();
         special_first.dedup();
         Tokenizer {
-            pairs: PairTable::new(model.ranks()),
+            pairs: PairTable::new(&model),
             model,
             specials,
             special_first,
@@ -191,14 +192,21 @@ impl Tokenizer {
             match self.model.char_id(c) {
                 Some(id) => out.push(id),
                 None => {
-                    merge_tail(out, run, &self.pairs);
+                    self.merge_tail(out, run);
                     self.model.push_unknown(c, out);
                     run = out.len();
                 }
             }
         }
-        merge_tail(out, run, &self.pairs);
+        self.merge_tail(out, run);
         cache.insert(word, key, &out[start..]);
+    }
+
+    fn merge_tail(&self, out: &mut Vec<u32>, from: usize) {
+        match &self.pairs {
+            Some(pairs) => merge_tail(out, from, pairs),
+            None => merge_tail(out, from, &self.model),
+        }
     }
 
     /// `encode` over many texts, in parallel.

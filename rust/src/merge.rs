@@ -20,10 +20,12 @@ use rustc_hash::FxHashMap;
 use crate::pair_table::PairTable;
 use crate::vocab::Model;
 
-/// The merge of a pair of ids: its rank and result (the model's map, or encoding's
-/// [`PairTable`]).
+/// The merges of a model: the rank of a pair of ids, and the id a rank produces (the model's
+/// map, or encoding's [`PairTable`]). Ranks are looked up for every pair, results only for
+/// the merges made.
 pub trait Ranks {
-    fn rank(&self, a: u32, b: u32) -> Option<(u32, u32)>;
+    fn rank(&self, a: u32, b: u32) -> Option<u32>;
+    fn result(&self, rank: u32) -> u32;
     /// A hint that `rank(a, b)` is asked soon.
     #[inline]
     fn prefetch(&self, _a: u32, _b: u32) {}
@@ -32,8 +34,13 @@ pub trait Ranks {
 
 impl Ranks for Model {
     #[inline]
-    fn rank(&self, a: u32, b: u32) -> Option<(u32, u32)> {
-        Model::rank(self, (a, b))
+    fn rank(&self, a: u32, b: u32) -> Option<u32> {
+        Model::rank(self, (a, b)).map(|(rank, _)| rank)
+    }
+
+    #[inline]
+    fn result(&self, rank: u32) -> u32 {
+        self.merges()[rank as usize].1
     }
 
     fn is_empty(&self) -> bool {
@@ -43,8 +50,13 @@ impl Ranks for Model {
 
 impl Ranks for PairTable {
     #[inline]
-    fn rank(&self, a: u32, b: u32) -> Option<(u32, u32)> {
+    fn rank(&self, a: u32, b: u32) -> Option<u32> {
         self.get(a, b)
+    }
+
+    #[inline]
+    fn result(&self, rank: u32) -> u32 {
+        PairTable::result(self, rank)
     }
 
     #[inline]
@@ -90,17 +102,17 @@ fn merge_scan(s: &mut [u32], model: &impl Ranks) -> usize {
     // merge cost three `memmove` calls per merge.
     const NO: u32 = u32::MAX;
     let n = s.len();
-    let (mut rank, mut new) = ([NO; SCAN_MAX], [0u32; SCAN_MAX]);
+    let mut rank = [NO; SCAN_MAX];
     let (mut next, mut prev) = ([0u8; SCAN_MAX], [0u8; SCAN_MAX]);
     for i in 0..n {
         (next[i], prev[i]) = (i as u8 + 1, (i as u8).wrapping_sub(1));
     }
-    let look = |a: u32, b: u32| model.rank(a, b).unwrap_or((NO, 0));
+    let look = |a: u32, b: u32| model.rank(a, b).unwrap_or(NO);
     for i in 0..n - 1 {
         model.prefetch(s[i], s[i + 1]);
     }
     for i in 0..n - 1 {
-        (rank[i], new[i]) = look(s[i], s[i + 1]);
+        rank[i] = look(s[i], s[i + 1]);
     }
     let mut live = n;
     while live > 1 {
@@ -116,19 +128,19 @@ fn merge_scan(s: &mut [u32], model: &impl Ranks) -> usize {
         // `at` takes the merged symbol; its right neighbour `j` is unlinked (position 0 is
         // never a right neighbour, so it stays live)
         let j = next[at] as usize;
-        s[at] = new[at];
+        s[at] = model.result(best);
         rank[j] = NO;
         let after = next[j] as usize;
         next[at] = after as u8;
         if after < n {
             prev[after] = at as u8;
-            (rank[at], new[at]) = look(s[at], s[after]);
+            rank[at] = look(s[at], s[after]);
         } else {
             rank[at] = NO;
         }
         if at > 0 {
             let p = prev[at] as usize;
-            (rank[p], new[p]) = look(s[p], s[at]);
+            rank[p] = look(s[p], s[at]);
         }
         live -= 1;
     }
@@ -176,7 +188,7 @@ fn merge_buckets(s: &mut [u32], model: &impl Ranks) -> usize {
         b.push(i);
     }
     for i in 0..n - 1 {
-        if let Some((rank, _)) = model.rank(s[i], s[i + 1]) {
+        if let Some(rank) = model.rank(s[i], s[i + 1]) {
             push(&mut buckets, &mut order, rank, i as u32);
         }
     }
@@ -195,12 +207,10 @@ fn merge_buckets(s: &mut [u32], model: &impl Ranks) -> usize {
                 continue;
             }
             let right = nodes[j];
-            let Some((r, new)) = model.rank(left.sym, right.sym) else {
-                continue;
-            };
-            if r != rank {
+            if model.rank(left.sym, right.sym) != Some(rank) {
                 continue; // stale: the pair at i changed
             }
+            let new = model.result(rank);
             nodes[i].sym = new;
             nodes[i].next = right.next;
             nodes[j].sym = DEAD;
@@ -211,13 +221,13 @@ fn merge_buckets(s: &mut [u32], model: &impl Ranks) -> usize {
             let mut lower = false; // a new pair that must go before the rest of this rank
             let p = left.prev;
             if p != NONE {
-                if let Some((r2, _)) = model.rank(nodes[p as usize].sym, new) {
+                if let Some(r2) = model.rank(nodes[p as usize].sym, new) {
                     push(&mut buckets, &mut order, r2, p);
                     lower |= r2 <= rank;
                 }
             }
             if after < n {
-                if let Some((r2, _)) = model.rank(new, nodes[after].sym) {
+                if let Some(r2) = model.rank(new, nodes[after].sym) {
                     push(&mut buckets, &mut order, r2, i as u32);
                     lower |= r2 <= rank;
                 }

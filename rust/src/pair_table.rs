@@ -7,62 +7,60 @@
 //! probed linearly, one line per lookup, and [`PairTable::prefetch`] lets the merge request
 //! the lines of all of a word's pairs before it reads the first.
 
-use rustc_hash::FxHashMap;
+use crate::vocab::Model;
 
-use crate::vocab::Pair;
-
+/// Bits of each id and of the rank in a slot: `left << 44 | right << 24 | rank`.
+const ID_BITS: u32 = 20;
+const RANK_BITS: u32 = 24;
+const RANK_MASK: u64 = (1 << RANK_BITS) - 1;
+/// A free slot (its rank field is all ones, which no merge has).
 const EMPTY: u64 = u64::MAX;
 
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Slot {
-    /// `left << 32 | right`; `EMPTY` for a free slot (no pair of real ids packs to it).
-    key: u64,
-    rank: u32,
-    new: u32,
-}
-
-/// A read-only open-addressing copy of a model's merge ranks.
+/// A read-only open-addressing copy of a model's merge ranks, 8 bytes a pair.
 pub struct PairTable {
-    slots: Vec<Slot>,
+    slots: Vec<u64>,
     /// 64 - log2(slots.len()): the hash's top bits pick the slot.
     shift: u32,
-}
-
-#[inline]
-fn pack(a: u32, b: u32) -> u64 {
-    (u64::from(a) << 32) | u64::from(b)
+    /// rank -> result id.
+    result: Vec<u32>,
+    /// The result id of rank 0 when every rank r gives `first + r` (a trained model: then the
+    /// result needs no memory access).
+    first: Option<u32>,
 }
 
 impl PairTable {
-    pub fn new(ranks: &FxHashMap<Pair, (u32, u32)>) -> Self {
-        // at most half full: short probes
-        let n = (ranks.len() * 2).next_power_of_two().max(16);
-        let mut t = PairTable {
-            slots: vec![
-                Slot {
-                    key: EMPTY,
-                    rank: 0,
-                    new: 0
-                };
-                n
-            ],
-            shift: 64 - n.trailing_zeros(),
-        };
-        let mask = n - 1;
-        for (&(a, b), &(rank, new)) in ranks {
-            let key = pack(a, b);
-            let mut i = t.home(key);
-            while t.slots[i].key != EMPTY {
-                i = (i + 1) & mask;
-            }
-            t.slots[i] = Slot { key, rank, new };
+    /// The table of `model`, or `None` when its ids or ranks do not fit a slot (vocabularies of
+    /// a million tokens and more keep the model's map).
+    pub fn new(model: &Model) -> Option<Self> {
+        let merges = model.merges();
+        if model.len() >= 1 << ID_BITS || merges.len() as u64 >= RANK_MASK {
+            return None;
         }
-        t
+        // at most half full: short probes
+        let n = (merges.len() * 2).next_power_of_two().max(16);
+        let result: Vec<u32> = merges.iter().map(|&(_, id)| id).collect();
+        let first = result.first().copied().filter(|&f| {
+            (0..result.len()).all(|r| u64::from(result[r]) == u64::from(f) + r as u64)
+        });
+        let mut t = PairTable {
+            slots: vec![EMPTY; n],
+            shift: 64 - n.trailing_zeros(),
+            result,
+            first,
+        };
+        for (&(a, b), &(rank, _)) in model.ranks() {
+            let key = pair_key(a, b);
+            let mut i = t.home(key);
+            while t.slots[i] != EMPTY {
+                i = (i + 1) & (n - 1);
+            }
+            t.slots[i] = (key << RANK_BITS) | u64::from(rank);
+        }
+        Some(t)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(|s| s.key == EMPTY)
+        self.result.is_empty()
     }
 
     #[inline]
@@ -76,7 +74,7 @@ impl PairTable {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let slot: *const Slot = &self.slots[self.home(pack(a, b))];
+            let slot: *const u64 = &self.slots[self.home(pair_key(a, b))];
             // SAFETY: a prefetch has no effect on memory or results; `slot` is in bounds.
             unsafe { _mm_prefetch(slot as *const i8, _MM_HINT_T0) };
         }
@@ -84,46 +82,68 @@ impl PairTable {
         let _ = (a, b);
     }
 
-    /// The rank and result id of the merge of `(a, b)`, if there is one.
+    /// The id that the merge of rank `rank` produces.
     #[inline]
-    pub fn get(&self, a: u32, b: u32) -> Option<(u32, u32)> {
-        let key = pack(a, b);
+    pub fn result(&self, rank: u32) -> u32 {
+        match self.first {
+            Some(first) => first + rank,
+            None => self.result[rank as usize],
+        }
+    }
+
+    /// The rank of the merge of `(a, b)`, if there is one (ids of the model).
+    #[inline]
+    pub fn get(&self, a: u32, b: u32) -> Option<u32> {
+        let key = pair_key(a, b);
         let mask = self.slots.len() - 1;
         let mut i = self.home(key);
         loop {
             let s = self.slots[i];
-            if s.key == EMPTY {
+            if s == EMPTY {
                 return None;
             }
-            if s.key == key {
-                return Some((s.rank, s.new));
+            if s >> RANK_BITS == key {
+                return Some((s & RANK_MASK) as u32);
             }
             i = (i + 1) & mask;
         }
     }
 }
 
+#[inline]
+fn pair_key(a: u32, b: u32) -> u64 {
+    (u64::from(a) << ID_BITS) | u64::from(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::corpus::WordCounts;
+    use crate::train::{train, TrainConfig};
+
     #[test]
     fn same_answers_as_the_map() {
-        let mut ranks: FxHashMap<Pair, (u32, u32)> = FxHashMap::default();
-        let mut state = 99u64;
-        for r in 0..5000u32 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            ranks
-                .entry(((state >> 40) as u32 % 300, (state >> 20) as u32 % 300))
-                .or_insert((r, 1000 + r));
-        }
-        let t = PairTable::new(&ranks);
-        for a in 0..300 {
-            for b in 0..300 {
-                assert_eq!(t.get(a, b), ranks.get(&(a, b)).copied(), "({a}, {b})");
+        let mut wc = WordCounts::new();
+        wc.add_texts(&["the cat sat on the mat; the cats sat on the mats, a tomcat, the hat"]);
+        let cfg = TrainConfig {
+            vocab_size: 60,
+            min_frequency: 1,
+            ..Default::default()
+        };
+        let model = train(&wc, &cfg, None, None).unwrap();
+        let t = PairTable::new(&model).unwrap();
+        assert!(!t.is_empty());
+        let n = model.len() as u32;
+        for a in 0..n {
+            for b in 0..n {
+                let expected = model.rank((a, b));
+                assert_eq!(t.get(a, b), expected.map(|(r, _)| r), "({a}, {b})");
+                if let Some((r, new)) = expected {
+                    assert_eq!(t.result(r), new);
+                }
             }
         }
-        assert_eq!(t.get(u32::MAX - 1, u32::MAX), None);
-        assert!(PairTable::new(&FxHashMap::default()).is_empty());
+        assert!(t.first.is_some()); // a trained model's results are consecutive
     }
 }
