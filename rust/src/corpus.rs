@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -24,9 +25,17 @@ const CHUNK: usize = 4 << 20;
 const TEXTS_PER_TASK: usize = 256;
 
 /// word (normalised, with `▁`) -> number of occurrences in the corpus.
+///
+/// Why two forms (performance notes): words are kept as counted ([`Tally`], spaces not yet
+/// `▁`, short words packed in a `u128`), and training reads that form (a space and `▁` are
+/// the same symbol). Turning every word into a marker-form `String` in a string-keyed map
+/// cost as much as a tenth of training on a few MB; that map is built only when `get`,
+/// `iter` or `len` asks for it.
 #[derive(Clone, Debug, Default)]
 pub struct WordCounts {
-    map: FxHashMap<String, u64>,
+    raw: Tally,
+    /// The marker-form table, built on first use (reset by every addition).
+    marked: OnceLock<FxHashMap<String, u64>>,
     /// How texts are normalised before they are split into words.
     norm: Normalizer,
 }
@@ -44,42 +53,63 @@ impl WordCounts {
         }
     }
 
+    /// The number of distinct words.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.marked().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.raw.short.is_empty() && self.raw.long.is_empty()
     }
 
     pub fn get(&self, word: &str) -> Option<u64> {
-        self.map.get(word).copied()
+        self.marked().get(word).copied()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.map.iter().map(|(w, &c)| (w.as_str(), c))
+        self.marked().iter().map(|(w, &c)| (w.as_str(), c))
+    }
+
+    /// The number of entries `for_each_raw` visits (at least `len()`).
+    pub(crate) fn raw_len(&self) -> usize {
+        self.raw.short.len() + self.raw.long.len()
+    }
+
+    /// Calls `f` with every word as counted and its count; a space in a word stands for `▁`
+    /// (and one word may come twice, once written with spaces and once with `▁`).
+    pub(crate) fn for_each_raw(&self, mut f: impl FnMut(&str, u64)) {
+        for (&k, &c) in &self.raw.short {
+            let buf = k.to_le_bytes();
+            // SAFETY: the key holds the bytes of a `&str` (`Tally::add_n`), whole.
+            f(
+                unsafe { std::str::from_utf8_unchecked(&buf[..buf[15] as usize]) },
+                c,
+            );
+        }
+        for (w, &c) in &self.raw.long {
+            f(w, c);
+        }
+    }
+
+    fn marked(&self) -> &FxHashMap<String, u64> {
+        self.marked.get_or_init(|| {
+            let mut map = FxHashMap::default();
+            map.reserve(self.raw.short.len() + self.raw.long.len());
+            self.for_each_raw(|w, c| *map.entry(to_marker(w).into_owned()).or_insert(0) += c);
+            map
+        })
     }
 
     /// Adds one word occurrence count (the word must already be normalised).
     pub fn add_word(&mut self, word: &str, count: u64) {
-        *self.map.entry(word.to_owned()).or_insert(0) += count;
+        self.raw.add_n(word, count);
+        self.marked = OnceLock::new();
     }
 
-    /// Folds a counting tally into the table, keyed by the stored (marker) form of each word.
+    /// Folds a counting tally into the table.
     fn absorb(&mut self, tally: Tally) {
-        self.map.reserve(tally.short.len() + tally.long.len());
-        for (k, c) in tally.short {
-            let buf = k.to_le_bytes();
-            let word = std::str::from_utf8(&buf[..buf[15] as usize]).expect("a packed str");
-            *self.map.entry(to_marker(word).into_owned()).or_insert(0) += c;
-        }
-        for (w, c) in tally.long {
-            let key = match to_marker(&w) {
-                std::borrow::Cow::Borrowed(_) => String::from(w),
-                std::borrow::Cow::Owned(s) => s,
-            };
-            *self.map.entry(key).or_insert(0) += c;
-        }
+        self.raw = std::mem::take(&mut self.raw).merge(tally);
+        self.marked = OnceLock::new();
     }
 
     /// Counts the words of each text (each text is normalised on its own).
@@ -178,7 +208,7 @@ fn count_text(text: &str, norm: Normalizer, local: &mut Tally) {
 /// packed with its length into a `u128`, so a lookup is one integer hash and compare, with no
 /// `memcmp` call and no allocation per new word (string keys cost 20% of counting in memcmp
 /// alone). Longer words go to a string map. Keys become marker-form strings once, at the end.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Tally {
     short: FxHashMap<u128, u64>,
     long: FxHashMap<Box<str>, u64>,
@@ -187,16 +217,21 @@ struct Tally {
 impl Tally {
     #[inline]
     fn add(&mut self, w: &str) {
+        self.add_n(w, 1);
+    }
+
+    #[inline]
+    fn add_n(&mut self, w: &str, n: u64) {
         let b = w.as_bytes();
         if b.len() < 16 {
             let mut buf = [0u8; 16];
             buf[..b.len()].copy_from_slice(b);
             buf[15] = b.len() as u8;
-            *self.short.entry(u128::from_le_bytes(buf)).or_insert(0) += 1;
+            *self.short.entry(u128::from_le_bytes(buf)).or_insert(0) += n;
         } else if let Some(c) = self.long.get_mut(w) {
-            *c += 1;
+            *c += n;
         } else {
-            self.long.insert(w.into(), 1);
+            self.long.insert(w.into(), n);
         }
     }
 
@@ -300,7 +335,7 @@ mod tests {
             .unwrap();
         let mut from_text = WordCounts::new();
         from_text.add_texts(&[text.as_str()]);
-        assert_eq!(from_file.map, from_text.map);
+        assert_eq!(from_file.marked(), from_text.marked());
         assert_eq!(from_file.get("▁ışık"), Some(300_000));
 
         let bad = dir.join("bad.txt");

@@ -24,7 +24,7 @@ use crate::corpus::WordCounts;
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
 use crate::merge_loop::{learn_merges, Arena};
-use crate::normalize::Normalizer;
+use crate::normalize::{Normalizer, SPACE_MARKER};
 use crate::vocab::{Model, DEFAULT_SPECIALS};
 
 /// Which part of training a progress report is about.
@@ -124,7 +124,7 @@ pub fn train(
 fn add_alphabet(model: &mut Model, counts: &WordCounts, limit: Option<usize>) {
     let mut ascii = [0u64; 128];
     let mut other: FxHashMap<char, u64> = FxHashMap::default();
-    for (w, c) in counts.iter() {
+    counts.for_each_raw(|w, c| {
         for ch in w.chars() {
             if ch.is_ascii() {
                 ascii[ch as usize] += c;
@@ -132,6 +132,10 @@ fn add_alphabet(model: &mut Model, counts: &WordCounts, limit: Option<usize>) {
                 *other.entry(ch).or_insert(0) += c;
             }
         }
+    });
+    // a space in a counted word is the marker
+    if ascii[b' ' as usize] > 0 {
+        *other.entry(SPACE_MARKER).or_insert(0) += std::mem::take(&mut ascii[b' ' as usize]);
     }
     let ascii = (0u8..128).map(|b| (b as char, ascii[b as usize]));
     let mut chars: Vec<(char, u64)> = ascii
@@ -153,7 +157,7 @@ fn add_alphabet(model: &mut Model, counts: &WordCounts, limit: Option<usize>) {
 /// the vocabulary split it (its pieces become separate entries with the same count), and the
 /// model's merges are applied (extension).
 fn initial_words(model: &Model, counts: &WordCounts) -> Arena {
-    let mut arena = Arena::with_capacity(counts.len());
+    let mut arena = Arena::with_capacity(counts.raw_len());
     let merges = !model.merges().is_empty();
     let mut cur: Vec<u32> = Vec::new();
     let mut emit = |cur: &mut Vec<u32>, c: u64| {
@@ -163,7 +167,8 @@ fn initial_words(model: &Model, counts: &WordCounts) -> Arena {
         arena.push(cur, c);
         cur.clear();
     };
-    for (w, c) in counts.iter() {
+    // `char_id(' ')` is the marker's id
+    counts.for_each_raw(|w, c| {
         for ch in w.chars() {
             match model.char_id(ch) {
                 Some(id) => cur.push(id),
@@ -174,7 +179,7 @@ fn initial_words(model: &Model, counts: &WordCounts) -> Arena {
         if !cur.is_empty() {
             emit(&mut cur, c);
         }
-    }
+    });
     arena
 }
 
