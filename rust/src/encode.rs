@@ -4,16 +4,13 @@
 //! - Text is split at special tokens, NFC-normalised (borrowed, no copy, when already NFC),
 //!   and pre-tokenized by hand; spaces are never rewritten to `▁` in the text: the character
 //!   lookup maps a space to the marker's id.
-//! - Words repeat (Zipf), so each word's ids are cached, per thread (no lock, no shared cache
-//!   line; a first version shared one cache in `RwLock` shards, which cost two atomic
-//!   operations and a second hash per word). A thread keeps the caches of its last few
-//!   tokenizers, fetched once per text; keys are packed words (`word_cache.rs`).
+//! - Words repeat (Zipf), so each word's ids are cached in one cache per tokenizer that all
+//!   threads share (`word_cache.rs`; its read lock is taken once per chunk of 32 words: a
+//!   first version locked a sharded cache per word, which cost two atomic operations and a
+//!   second hash per word).
 //! - Merging by rank is in `merge.rs` (near-linear on pathological input).
 //! - `encode_batch` is rayon-parallel over texts; the flat form concatenates without any
 //!   per-token Python object (see `py.rs`).
-
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -22,19 +19,10 @@ use crate::merge::merge_tail;
 use crate::pair_table::PairTable;
 use crate::pretokenize::words;
 use crate::vocab::Model;
-use crate::word_cache::{key_in, WordCache};
+use crate::word_cache::{key_in, View, WordCache};
 
-/// Tokenizers whose caches a thread keeps.
-const CACHES_PER_THREAD: usize = 4;
 /// Words split (and their cache lines prefetched) before the first of them is looked up.
 const CHUNK: usize = 32;
-
-static NEXT_TOKENIZER: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// (tokenizer number, its cache), the most recently added last.
-    static CACHES: RefCell<Vec<(u64, WordCache)>> = const { RefCell::new(Vec::new()) };
-}
 
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
@@ -46,8 +34,8 @@ pub struct Tokenizer {
     specials: Vec<(String, u32)>,
     /// The bytes that start some special token, sorted.
     special_first: Vec<u8>,
-    /// Identifies this tokenizer's entry in the per-thread caches.
-    number: u64,
+    /// word -> ids, shared by the threads that encode.
+    cache: WordCache,
 }
 
 impl Tokenizer {
@@ -71,7 +59,7 @@ impl Tokenizer {
             model,
             specials,
             special_first,
-            number: NEXT_TOKENIZER.fetch_add(1, Ordering::Relaxed),
+            cache: WordCache::default(),
         }
     }
 
@@ -131,33 +119,37 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
-        self.with_cache(|cache| {
-            self.model
-                .normalizer()
-                .for_each_piece(text, |piece| self.encode_piece(piece, cache, out))
-        });
+        self.model
+            .normalizer()
+            .for_each_piece(text, |piece| self.encode_piece(piece, out));
     }
 
     /// Encodes normalised text a chunk of words at a time: splitting a chunk requests the
     /// cache lines of its words, so the lookups that follow find them arriving instead of each
     /// waiting on memory in turn (the tail of a Zipf vocabulary does not stay in the caches).
-    fn encode_piece(&self, piece: &str, cache: &mut WordCache, out: &mut Vec<u32>) {
+    fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
         let (mut words, bytes) = (words(piece), piece.as_bytes());
         let mut chunk = [("", 0u128); CHUNK];
         loop {
+            let mut view = self.cache.view();
             let mut n = 0;
             while n < CHUNK {
                 let Some(w) = words.next() else { break };
                 let start = w.as_ptr() as usize - bytes.as_ptr() as usize;
                 let key = key_in(bytes, start, w.len());
-                cache.prefetch(key);
+                view.prefetch(key);
                 chunk[n] = (w, key);
                 n += 1;
             }
             for &(w, key) in &chunk[..n] {
-                if !cache.get(w, key, out) {
-                    self.encode_word(w, key, cache, out);
+                if !view.get(w, key, out) {
+                    self.encode_word(w, key, &mut view, out);
                 }
+            }
+            let grow = view.wants_grow;
+            drop(view);
+            if grow {
+                self.cache.grow();
             }
             if n < CHUNK {
                 return;
@@ -165,27 +157,9 @@ impl Tokenizer {
         }
     }
 
-    /// Runs `f` on this thread's cache for this tokenizer.
-    fn with_cache<R>(&self, f: impl FnOnce(&mut WordCache) -> R) -> R {
-        CACHES.with(|caches| {
-            let mut caches = caches.borrow_mut();
-            let i = match caches.iter().position(|(n, _)| *n == self.number) {
-                Some(i) => i,
-                None => {
-                    if caches.len() >= CACHES_PER_THREAD {
-                        caches.remove(0);
-                    }
-                    caches.push((self.number, WordCache::default()));
-                    caches.len() - 1
-                }
-            };
-            f(&mut caches[i].1)
-        })
-    }
-
     /// A word not in the cache: its characters' ids, merged by rank, then cached. The ids are
     /// built and merged in place at the end of `out`.
-    fn encode_word(&self, word: &str, key: u128, cache: &mut WordCache, out: &mut Vec<u32>) {
+    fn encode_word(&self, word: &str, key: u128, cache: &mut View<'_>, out: &mut Vec<u32>) {
         let start = out.len();
         let mut run = start; // where the current run of known characters starts
         for c in word.chars() {

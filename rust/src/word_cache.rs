@@ -1,21 +1,33 @@
-//! The word -> ids cache of one thread and tokenizer (see `encode.rs` for how threads keep them).
+//! The word -> ids cache of a tokenizer, shared by every thread that encodes with it.
 //!
 //! Why it is built this way (performance notes; 20 MB of English documents, 32k vocab):
 //! - Words repeat (Zipf), so after a short warm-up almost every word is a cache hit, and the
 //!   hit path is the encoder's inner loop. Words of up to 15 bytes (nearly all) are packed
-//!   with their length into a `u128` key, so a lookup is one integer hash and compare (string
-//!   keys cost a `memcmp` call per lookup: 18% of encoding).
+//!   with their length into a 16-byte key, so a lookup is one integer hash and compare
+//!   (string keys cost a `memcmp` call per lookup: 18% of encoding).
 //! - The ids of such a word sit in the entry itself when there are at most three of them
 //!   (nearly always); longer id lists live in a side vector.
 //! - Once the table outgrows the CPU caches, a lookup in the Zipf tail waits on memory; with
 //!   `hashbrown` that wait (control bytes, then the entry: two cache lines) was half of the
 //!   hit path. Here an entry is 32 bytes, two per 64-byte line, probed linearly line by line,
-//!   so a lookup touches one line, and [`WordCache::prefetch`] lets the encoder request the
-//!   lines of a whole chunk of words before it looks any of them up (`encode.rs`).
+//!   so a lookup touches one line, and [`View::prefetch`] lets the encoder request the lines
+//!   of a whole chunk of words before it looks any of them up (`encode.rs`).
+//! - One cache per tokenizer, shared: a miss costs a full merge (about 400 ns against 15 for
+//!   a hit), and with a cache per thread each thread missed on every word again (31% more
+//!   misses for 2 threads on 20 MB), and kept its own copy of the table. Entries are atomics:
+//!   a slot is claimed by a compare-and-swap of its key's high half, filled, and published by
+//!   storing that half (release), so a reader that sees the key sees the ids. The table only
+//!   grows, under a write lock that readers give up after each chunk of words (`View`).
 //! - A cache stops growing at a fixed size instead of evicting (eviction bookkeeping costs
 //!   more than it saves for natural text). The size holds the distinct words of tens of
 //!   megabytes of text (a 32k-entry cache was full after a few megabytes, and every later
 //!   miss paid a full merge).
+
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use rustc_hash::FxHashMap;
 
@@ -25,46 +37,93 @@ const CAPACITY: usize = 1 << 18;
 const MAX_WORD: usize = 64;
 /// Lines of a new cache (32 KB).
 const START_LINES: usize = 1 << 9;
-/// The key of an empty slot; no word packs to it (a word is never empty).
+/// The key of no word: returned by [`key_of`] for words kept in the map of long words.
 const EMPTY: u128 = 0;
+/// The high half of a free slot's key (a word's high half holds its length, never 0).
+const FREE: u64 = 0;
+/// The high half of a slot being written (no word is 255 bytes long).
+const CLAIMED: u64 = u64::MAX;
 
 /// A packed short word and its ids: `[len, id, id, id]` or `[len, start in spill, 0, 0]`.
-#[derive(Clone, Copy, Default)]
-#[repr(C)]
-struct Entry {
-    key: u128,
-    val: [u32; 4],
+#[derive(Default)]
+struct Slot {
+    hi: AtomicU64,
+    lo: AtomicU64,
+    val: [AtomicU32; 4],
 }
 
-/// Two entries on one cache line.
-#[derive(Clone, Copy, Default)]
+/// Two slots on one cache line.
+#[derive(Default)]
 #[repr(C, align(64))]
-struct Line([Entry; 2]);
+struct Line([Slot; 2]);
 
-/// One thread's cache.
-pub struct WordCache {
+struct Table {
     lines: Vec<Line>,
     /// 64 - log2(lines.len()): the hash's top bits pick the line.
     shift: u32,
-    short_len: usize,
-    long: FxHashMap<Box<str>, Box<[u32]>>,
-    spill: Vec<u32>,
+    len: AtomicUsize,
+}
+
+impl Table {
+    fn new(lines: usize) -> Self {
+        Table {
+            lines: (0..lines).map(|_| Line::default()).collect(),
+            shift: 64 - lines.trailing_zeros(),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    #[inline]
+    fn home(&self, hi: u64, lo: u64) -> usize {
+        let x = lo ^ hi.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (x.wrapping_mul(0xF135_7AEA_2E62_A9C5) >> self.shift) as usize
+    }
+
+    /// Writes an entry into the first free slot from its home (no other thread may write).
+    fn place(&mut self, hi: u64, lo: u64, val: [u32; 4]) {
+        let mask = self.lines.len() - 1;
+        let mut i = self.home(hi, lo);
+        loop {
+            for s in &mut self.lines[i].0 {
+                if *s.hi.get_mut() == FREE {
+                    *s.hi.get_mut() = hi;
+                    *s.lo.get_mut() = lo;
+                    for (a, v) in s.val.iter_mut().zip(val) {
+                        *a.get_mut() = v;
+                    }
+                    *self.len.get_mut() += 1;
+                    return;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// A tokenizer's cache.
+pub struct WordCache {
+    table: RwLock<Table>,
+    spill: Mutex<Vec<u32>>,
+    long: Mutex<FxHashMap<Box<str>, Box<[u32]>>>,
 }
 
 impl Default for WordCache {
     fn default() -> Self {
         WordCache {
-            lines: new_lines(START_LINES),
-            shift: 64 - START_LINES.trailing_zeros(),
-            short_len: 0,
-            long: FxHashMap::default(),
-            spill: Vec::new(),
+            table: RwLock::new(Table::new(START_LINES)),
+            spill: Mutex::new(Vec::new()),
+            long: Mutex::new(FxHashMap::default()),
         }
     }
 }
 
-fn new_lines(n: usize) -> Vec<Line> {
-    vec![Line::default(); n]
+/// Lookups and inserts while the table cannot be replaced; give it up between chunks of words
+/// so that a thread can grow the table.
+pub struct View<'a> {
+    cache: &'a WordCache,
+    table: RwLockReadGuard<'a, Table>,
+    /// Whether an insert found the table too full: call [`WordCache::grow`] after the view.
+    pub wants_grow: bool,
 }
 
 /// The cache key of `word`: its bytes and length packed into a `u128` when it has 1 to 15
@@ -99,19 +158,55 @@ pub fn key_in(text: &[u8], start: usize, len: usize) -> u128 {
 }
 
 impl WordCache {
-    #[inline]
-    fn home(&self, key: u128) -> usize {
-        let x = (key as u64) ^ ((key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (x.wrapping_mul(0xF135_7AEA_2E62_A9C5) >> self.shift) as usize
+    pub fn view(&self) -> View<'_> {
+        View {
+            cache: self,
+            table: self.table.read().unwrap_or_else(PoisonError::into_inner),
+            wants_grow: false,
+        }
     }
 
+    /// Doubles the table if it is still more than 3/4 full (waits for the views to end).
+    #[cold]
+    pub fn grow(&self) {
+        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        let len = *table.len.get_mut();
+        if (len + 1) * 4 <= table.lines.len() * 2 * 3 {
+            return; // another thread grew it
+        }
+        let mut new = Table::new(table.lines.len() * 2);
+        for line in &mut table.lines {
+            for s in &mut line.0 {
+                let hi = *s.hi.get_mut();
+                if hi != FREE && hi != CLAIMED {
+                    let val = s.val.each_mut().map(|a| *a.get_mut());
+                    new.place(hi, *s.lo.get_mut(), val);
+                }
+            }
+        }
+        *table = new;
+    }
+
+    #[cfg(test)]
+    fn lines(&self) -> usize {
+        self.table.read().unwrap().lines.len()
+    }
+}
+
+#[inline]
+fn halves(key: u128) -> (u64, u64) {
+    ((key >> 64) as u64, key as u64)
+}
+
+impl View<'_> {
     /// Asks the CPU to fetch the line where `key` would be (a hint; no effect on results).
     #[inline]
     pub fn prefetch(&self, key: u128) {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let line: *const Line = &self.lines[self.home(key)];
+            let (hi, lo) = halves(key);
+            let line: *const Line = &self.table.lines[self.table.home(hi, lo)];
             // SAFETY: a prefetch has no effect on memory or results; `line` is in bounds.
             unsafe { _mm_prefetch(line as *const i8, _MM_HINT_T0) };
         }
@@ -123,7 +218,12 @@ impl WordCache {
     #[inline]
     pub fn get(&self, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
         if key == EMPTY {
-            return match self.long.get(word) {
+            let long = self
+                .cache
+                .long
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            return match long.get(word) {
                 Some(ids) => {
                     out.extend_from_slice(ids);
                     true
@@ -131,24 +231,32 @@ impl WordCache {
                 None => false,
             };
         }
-        let mask = self.lines.len() - 1;
-        let mut i = self.home(key);
+        let (hi, lo) = halves(key);
+        let t = &*self.table;
+        let mask = t.lines.len() - 1;
+        let mut i = t.home(hi, lo);
         loop {
-            for e in &self.lines[i].0 {
-                if e.key == key {
-                    let n = e.val[0] as usize;
+            for s in &t.lines[i].0 {
+                let h = s.hi.load(Acquire);
+                if h == hi && s.lo.load(Relaxed) == lo {
+                    let n = s.val[0].load(Relaxed) as usize;
                     if n <= 3 {
                         // a fixed-size copy, then the length: no memcpy call
                         let len = out.len();
-                        out.extend_from_slice(&e.val[1..4]);
+                        out.extend(s.val[1..].iter().map(|v| v.load(Relaxed)));
                         out.truncate(len + n);
                     } else {
-                        let s = e.val[1] as usize;
-                        out.extend_from_slice(&self.spill[s..s + n]);
+                        let start = s.val[1].load(Relaxed) as usize;
+                        let spill = self
+                            .cache
+                            .spill
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        out.extend_from_slice(&spill[start..start + n]);
                     }
                     return true;
                 }
-                if e.key == EMPTY {
+                if h == FREE {
                     return false;
                 }
             }
@@ -156,68 +264,96 @@ impl WordCache {
         }
     }
 
-    /// Remembers the ids of `word` (unless the cache is full or the word too long); `word`
-    /// must not be cached yet.
+    /// Remembers the ids of `word` (unless the cache is full or the word too long).
     pub fn insert(&mut self, word: &str, key: u128, ids: &[u32]) {
-        if self.short_len + self.long.len() >= CAPACITY || word.len() > MAX_WORD {
+        if word.len() > MAX_WORD {
+            return;
+        }
+        let t = &*self.table;
+        let len = t.len.load(Relaxed);
+        if len >= CAPACITY {
             return;
         }
         if key == EMPTY {
-            self.long.insert(word.into(), ids.into());
+            let mut long = self
+                .cache
+                .long
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if long.len() < CAPACITY / 16 {
+                long.insert(word.into(), ids.into());
+            }
+            return;
+        }
+        // at most 3/4 full, so every probe meets a free slot
+        if (len + 1) * 4 > t.lines.len() * 2 * 3 {
+            self.wants_grow = true;
             return;
         }
         let mut val = [ids.len() as u32, 0, 0, 0];
         if ids.len() <= 3 {
             val[1..1 + ids.len()].copy_from_slice(ids);
         } else {
-            val[1] = self.spill.len() as u32;
-            self.spill.extend_from_slice(ids);
+            let mut spill = self
+                .cache
+                .spill
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            val[1] = spill.len() as u32;
+            spill.extend_from_slice(ids);
         }
-        // at most 3/4 full, so every probe meets an empty slot
-        if (self.short_len + 1) * 4 > self.lines.len() * 2 * 3 {
-            self.grow();
-        }
-        self.place(Entry { key, val });
-        self.short_len += 1;
-    }
-
-    fn place(&mut self, entry: Entry) {
-        let mask = self.lines.len() - 1;
-        let mut i = self.home(entry.key);
+        let (hi, lo) = halves(key);
+        let mask = t.lines.len() - 1;
+        let mut i = t.home(hi, lo);
         loop {
-            if let Some(e) = self.lines[i].0.iter_mut().find(|e| e.key == EMPTY) {
-                *e = entry;
-                return;
+            for s in &t.lines[i].0 {
+                let h = s.hi.load(Acquire);
+                if h == hi && s.lo.load(Relaxed) == lo {
+                    return; // another thread cached it meanwhile
+                }
+                if h == FREE
+                    && s.hi
+                        .compare_exchange(FREE, CLAIMED, Acquire, Relaxed)
+                        .is_ok()
+                {
+                    s.lo.store(lo, Relaxed);
+                    for (a, v) in s.val.iter().zip(val) {
+                        a.store(v, Relaxed);
+                    }
+                    s.hi.store(hi, Release); // publishes lo and val with it
+                    t.len.fetch_add(1, Relaxed);
+                    return;
+                }
             }
             i = (i + 1) & mask;
         }
     }
-
-    #[cold]
-    fn grow(&mut self) {
-        let n = self.lines.len() * 2;
-        let old = std::mem::replace(&mut self.lines, new_lines(n));
-        self.shift = 64 - n.trailing_zeros();
-        for e in old.iter().flat_map(|l| l.0) {
-            if e.key != EMPTY {
-                self.place(e);
-            }
-        }
-    }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn get(c: &WordCache, w: &str) -> Option<Vec<u32>> {
         let mut out = vec![42];
-        c.get(w, key_of(w), &mut out).then(|| out[1..].to_vec())
+        c.view()
+            .get(w, key_of(w), &mut out)
+            .then(|| out[1..].to_vec())
+    }
+
+    fn insert(c: &WordCache, w: &str, ids: &[u32]) {
+        let mut view = c.view();
+        view.insert(w, key_of(w), ids);
+        let grow = view.wants_grow;
+        drop(view);
+        if grow {
+            c.grow();
+            c.view().insert(w, key_of(w), ids);
+        }
     }
 
     #[test]
     fn get_returns_what_insert_stored() {
-        let mut c = WordCache::default();
+        let c = WordCache::default();
         let words = [
             "a",
             " the",
@@ -225,17 +361,18 @@ mod tests {
             "exactly15bytes!",
             "sixteen-bytes-xx",
             &"x".repeat(64),
+            "\0",
         ];
         let ids: [&[u32]; 5] = [&[], &[7], &[1, 2, 3], &[4, 5, 6, 7], &[9; 20]];
         for (k, w) in words.iter().enumerate() {
-            c.insert(w, key_of(w), ids[k % ids.len()]);
+            insert(&c, w, ids[k % ids.len()]);
         }
         for (k, w) in words.iter().enumerate() {
             assert_eq!(get(&c, w).as_deref(), Some(ids[k % ids.len()]), "{w:?}");
         }
         assert_eq!(get(&c, "unseen"), None);
         assert_eq!(get(&c, "a "), None); // the length is part of the key
-        c.insert(&"y".repeat(65), EMPTY, &[1]); // too long to cache
+        insert(&c, &"y".repeat(65), &[1]); // too long to cache
         assert_eq!(get(&c, &"y".repeat(65)), None);
     }
 
@@ -257,15 +394,41 @@ mod tests {
 
     #[test]
     fn grows_and_keeps_every_word() {
-        let mut c = WordCache::default();
+        let c = WordCache::default();
         let words: Vec<String> = (0..20_000u32).map(|i| format!("w{i}")).collect();
         for (i, w) in words.iter().enumerate() {
-            c.insert(w, key_of(w), &[i as u32, 1]);
+            insert(&c, w, &[i as u32, 1]);
         }
-        assert!(c.lines.len() > START_LINES);
+        assert!(c.lines() > START_LINES);
         for (i, w) in words.iter().enumerate() {
             assert_eq!(get(&c, w), Some(vec![i as u32, 1]), "{w}");
         }
         assert_eq!(get(&c, "w20000"), None);
+    }
+
+    #[test]
+    fn threads_share_one_cache() {
+        // 4 threads insert overlapping words (with growth) and read each other's
+        let c = WordCache::default();
+        std::thread::scope(|scope| {
+            for t in 0..4u32 {
+                let c = &c;
+                scope.spawn(move || {
+                    for i in 0..20_000u32 {
+                        let w = format!("w{}", (i * 7 + t * 5_000) % 30_000);
+                        match get(c, &w) {
+                            Some(ids) => assert_eq!(ids, [w.len() as u32, 1, 2, 3, 4][..ids.len()]),
+                            None => {
+                                insert(c, &w, &[w.len() as u32, 1, 2, 3, 4][..1 + (i % 5) as usize])
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let found = (0..30_000)
+            .filter(|i| get(&c, &format!("w{i}")).is_some())
+            .count();
+        assert!(found > 25_000, "{found}");
     }
 }
