@@ -79,6 +79,15 @@ impl Table {
         (x.wrapping_mul(0xF135_7AEA_2E62_A9C5) >> self.shift) as usize
     }
 
+    /// The slots where the key `(hi, lo)` may be, in probe order: each slot once, starting
+    /// from its home line (the key is absent after the first free slot).
+    #[inline]
+    fn probe(&self, hi: u64, lo: u64) -> impl Iterator<Item = &Slot> {
+        let mask = self.lines.len() - 1;
+        let home = self.home(hi, lo);
+        (0..self.lines.len()).flat_map(move |k| &self.lines[(home + k) & mask].0)
+    }
+
     /// Writes an entry into the first free slot from its home (no other thread may write).
     fn place(&mut self, hi: u64, lo: u64, val: [u32; 4]) {
         let mask = self.lines.len() - 1;
@@ -232,36 +241,31 @@ impl View<'_> {
             };
         }
         let (hi, lo) = halves(key);
-        let t = &*self.table;
-        let mask = t.lines.len() - 1;
-        let mut i = t.home(hi, lo);
-        loop {
-            for s in &t.lines[i].0 {
-                let h = s.hi.load(Acquire);
-                if h == hi && s.lo.load(Relaxed) == lo {
-                    let n = s.val[0].load(Relaxed) as usize;
-                    if n <= 3 {
-                        // a fixed-size copy, then the length: no memcpy call
-                        let len = out.len();
-                        out.extend(s.val[1..].iter().map(|v| v.load(Relaxed)));
-                        out.truncate(len + n);
-                    } else {
-                        let start = s.val[1].load(Relaxed) as usize;
-                        let spill = self
-                            .cache
-                            .spill
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner);
-                        out.extend_from_slice(&spill[start..start + n]);
-                    }
-                    return true;
+        for s in self.table.probe(hi, lo) {
+            let h = s.hi.load(Acquire);
+            if h == hi && s.lo.load(Relaxed) == lo {
+                let n = s.val[0].load(Relaxed) as usize;
+                if n <= 3 {
+                    // a fixed-size copy, then the length: no memcpy call
+                    let len = out.len();
+                    out.extend(s.val[1..].iter().map(|v| v.load(Relaxed)));
+                    out.truncate(len + n);
+                } else {
+                    let start = s.val[1].load(Relaxed) as usize;
+                    let spill = self
+                        .cache
+                        .spill
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    out.extend_from_slice(&spill[start..start + n]);
                 }
-                if h == FREE {
-                    return false;
-                }
+                return true;
             }
-            i = (i + 1) & mask;
+            if h == FREE {
+                return false;
+            }
         }
+        false
     }
 
     /// Remembers the ids of `word` (unless the cache is full or the word too long).
@@ -303,32 +307,28 @@ impl View<'_> {
             spill.extend_from_slice(ids);
         }
         let (hi, lo) = halves(key);
-        let mask = t.lines.len() - 1;
-        let mut i = t.home(hi, lo);
-        loop {
-            for s in &t.lines[i].0 {
-                let h = s.hi.load(Acquire);
-                if h == hi && s.lo.load(Relaxed) == lo {
-                    return; // another thread cached it meanwhile
-                }
-                if h == FREE
-                    && s.hi
-                        .compare_exchange(FREE, CLAIMED, Acquire, Relaxed)
-                        .is_ok()
-                {
-                    s.lo.store(lo, Relaxed);
-                    for (a, v) in s.val.iter().zip(val) {
-                        a.store(v, Relaxed);
-                    }
-                    s.hi.store(hi, Release); // publishes lo and val with it
-                    t.len.fetch_add(1, Relaxed);
-                    return;
-                }
+        for s in t.probe(hi, lo) {
+            let h = s.hi.load(Acquire);
+            if h == hi && s.lo.load(Relaxed) == lo {
+                return; // another thread cached it meanwhile
             }
-            i = (i + 1) & mask;
+            if h == FREE
+                && s.hi
+                    .compare_exchange(FREE, CLAIMED, Acquire, Relaxed)
+                    .is_ok()
+            {
+                s.lo.store(lo, Relaxed);
+                for (a, v) in s.val.iter().zip(val) {
+                    a.store(v, Relaxed);
+                }
+                s.hi.store(hi, Release); // publishes lo and val with it
+                t.len.fetch_add(1, Relaxed);
+                return;
+            }
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
