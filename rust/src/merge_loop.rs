@@ -88,6 +88,33 @@ impl Arena {
 }
 
 /// A pair's count and its word list, `pool[off..off + len]` of [`Index`].
+/// Pair -> slot number, while the initial index is built.
+trait SlotOf {
+    fn slot(&mut self, p: Pair) -> &mut u32;
+}
+
+struct DenseSlots {
+    table: Vec<u32>,
+    ids: usize,
+}
+
+impl SlotOf for DenseSlots {
+    #[inline]
+    fn slot(&mut self, (a, b): Pair) -> &mut u32 {
+        &mut self.table[a as usize * self.ids + b as usize]
+    }
+}
+
+impl SlotOf for FxHashMap<Pair, u32> {
+    #[inline]
+    fn slot(&mut self, p: Pair) -> &mut u32 {
+        self.entry(p).or_insert(u32::MAX)
+    }
+}
+
+/// Largest symbol count for the flat initial pair table (4 MiB of `u32`).
+const DENSE_IDS: usize = 1024;
+
 struct Slot {
     count: i64,
     off: usize,
@@ -108,19 +135,41 @@ struct Index {
 }
 
 impl Index {
-    /// Two passes over the words: count (and size each list), then fill the lists.
+    /// Two passes over the words: count (and size each list), then fill the lists. While no
+    /// merge exists the symbols are characters, few enough (below [`DENSE_IDS`]) that a pair
+    /// can find its slot in a flat `ids x ids` table instead of a hash map.
     fn new(arena: &Arena) -> Self {
-        let mut map: FxHashMap<Pair, Slot> = FxHashMap::default();
+        let ids = arena.syms.iter().max().map_or(0, |&m| m as usize + 1);
+        if ids <= DENSE_IDS {
+            let table = vec![u32::MAX; ids * ids];
+            Self::build(arena, DenseSlots { table, ids })
+        } else {
+            Self::build(arena, FxHashMap::<Pair, u32>::default())
+        }
+    }
+
+    /// `slot_of.slot(pair)` is where the pair's slot number is kept (`u32::MAX`: none yet).
+    fn build(arena: &Arena, mut slot_of: impl SlotOf) -> Self {
+        let mut slots: Vec<(Pair, Slot)> = Vec::new();
+        // pass 1: counts; `off` holds the last word seen + 1 meanwhile
         for (i, wr) in arena.words.iter().enumerate() {
-            let c = wr.count;
+            let c = wr.count as i64;
             for p in arena.word(i).windows(2) {
-                let e = map.entry((p[0], p[1])).or_insert(Slot {
-                    count: 0,
-                    off: 0,
-                    len: 0,
-                });
-                e.count += c as i64;
-                // `off` holds the last word seen + 1 during this pass
+                let p = (p[0], p[1]);
+                let k = slot_of.slot(p);
+                if *k == u32::MAX {
+                    *k = slots.len() as u32;
+                    slots.push((
+                        p,
+                        Slot {
+                            count: 0,
+                            off: 0,
+                            len: 0,
+                        },
+                    ));
+                }
+                let e = &mut slots[*k as usize].1;
+                e.count += c;
                 if e.off != i + 1 {
                     e.off = i + 1;
                     e.len += 1;
@@ -128,15 +177,18 @@ impl Index {
             }
         }
         let mut total = 0;
-        for e in map.values_mut() {
+        for (_, e) in &mut slots {
             e.off = total;
             total += e.len as usize;
             e.len = 0;
         }
-        let mut pool = vec![0u32; total];
+        // pass 2: word lists, ascending
+        // room for the lists the merges add (growing by doubling copies the pool)
+        let mut pool = Vec::with_capacity(2 * total);
+        pool.resize(total, 0u32);
         for i in 0..arena.words.len() {
             for p in arena.word(i).windows(2) {
-                let e = map.get_mut(&(p[0], p[1])).expect("counted above");
+                let e = &mut slots[*slot_of.slot((p[0], p[1])) as usize].1;
                 let end = e.off + e.len as usize;
                 if e.len == 0 || pool[end - 1] != i as u32 {
                     pool[end] = i as u32;
@@ -144,6 +196,7 @@ impl Index {
                 }
             }
         }
+        let map = slots.into_iter().collect();
         Index { map, pool, dead: 0 }
     }
 
