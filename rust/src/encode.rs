@@ -23,6 +23,10 @@ use crate::word_cache::{key_in, View, WordCache};
 
 /// Words split (and their cache lines prefetched) before the first of them is looked up.
 const CHUNK: usize = 32;
+/// Characters below this (one- and two-byte UTF-8: Latin, Greek, Cyrillic, Hebrew, Arabic...)
+/// have their id in a table; others ask the model's map.
+const CHAR_TABLE: usize = 0x800;
+const NO_ID: u32 = u32::MAX;
 
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
 pub struct Tokenizer {
@@ -36,6 +40,8 @@ pub struct Tokenizer {
     special_first: Vec<u8>,
     /// word -> ids, shared by the threads that encode.
     cache: WordCache,
+    /// id of each character below `CHAR_TABLE` (`NO_ID` if absent; a space is the marker's).
+    char_ids: Box<[u32]>,
 }
 
 impl Tokenizer {
@@ -54,12 +60,20 @@ impl Tokenizer {
         let mut special_first: Vec<u8> = specials.iter().map(|(s, _)| s.as_bytes()[0]).collect();
         special_first.sort_unstable();
         special_first.dedup();
+        let char_ids = (0..CHAR_TABLE as u32)
+            .map(|c| {
+                char::from_u32(c)
+                    .and_then(|c| model.char_id(c))
+                    .unwrap_or(NO_ID)
+            })
+            .collect();
         Tokenizer {
             pairs: PairTable::new(&model),
             model,
             specials,
             special_first,
             cache: WordCache::default(),
+            char_ids,
         }
     }
 
@@ -163,7 +177,11 @@ impl Tokenizer {
         let start = out.len();
         let mut run = start; // where the current run of known characters starts
         for c in word.chars() {
-            match self.model.char_id(c) {
+            let id = match self.char_ids.get(c as usize) {
+                Some(&id) => (id != NO_ID).then_some(id),
+                None => self.model.char_id(c),
+            };
+            match id {
                 Some(id) => out.push(id),
                 None => {
                     self.merge_tail(out, run);
