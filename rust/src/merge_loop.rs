@@ -184,7 +184,7 @@ impl Index {
         }
         // pass 2: word lists, ascending
         // room for the lists the merges add (growing by doubling copies the pool)
-        let mut pool = Vec::with_capacity(2 * total);
+        let mut pool = Vec::with_capacity(4 * total);
         pool.resize(total, 0u32);
         for i in 0..arena.words.len() {
             for p in arena.word(i).windows(2) {
@@ -290,6 +290,11 @@ pub(crate) fn learn_merges(
         })
         .collect();
     let total = (cfg.vocab_size.saturating_sub(model.len())) as u64;
+    // Each merge adds about ten pairs (and jobs) on English; growing the table and the heap
+    // step by step rehashed and copied them (~10% of the loop on 1 MB).
+    let grow = (total as usize).min(arena.words.len()) * 10;
+    index.map.reserve(grow);
+    heap.reserve(grow);
     let step = (total / 100).max(1);
     let mut done = 0u64;
     let ids = cfg.vocab_size.max(model.len());
