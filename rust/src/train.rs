@@ -111,6 +111,7 @@ pub fn train(
             minimum: model.len(),
         });
     }
+    model.reserve(cfg.vocab_size - model.len());
     let arena = initial_words(&model, counts);
     learn_merges(&mut model, arena, cfg, progress)?;
     Ok(model)

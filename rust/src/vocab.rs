@@ -83,6 +83,14 @@ impl Model {
     }
 
     /// Adds `token` unless present; returns its id either way.
+    /// Room for `additional` more tokens and merges (training knows how many it will add).
+    pub fn reserve(&mut self, additional: usize) {
+        self.tokens.reserve(additional);
+        self.ids.reserve(additional);
+        self.merges.reserve(additional);
+        self.ranks.reserve(additional);
+    }
+
     pub fn add_token(&mut self, token: String) -> u32 {
         if let Some(&id) = self.ids.get(&token) {
             return id;
