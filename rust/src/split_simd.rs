@@ -4,7 +4,10 @@
 //! per word, about 40 ns per word on English (the whole budget of a fast encoder). Here the
 //! classes of 64 bytes become bit masks (SSE2 compares, part of the x86_64 baseline; a plain
 //! loop elsewhere), and the boundaries follow from each byte's class and its neighbours':
-//! about 8 ns per word. Blocks holding any non-ASCII byte are left to the scalar scanner.
+//! about 8 ns per word. Letters of U+00C0..U+027F (two-byte UTF-8 with lead bytes 0xC3..0xC9:
+//! the Latin letters of Turkish and most European languages, all of class Letter but × and ÷)
+//! are classified here too, lead and continuation bytes as letters; blocks holding any other
+//! non-ASCII byte are left to the scalar scanner.
 //!
 //! The five rules of docs/tokenizer.md section 2, as a local test at byte `i` (`p` the class
 //! of byte `i - 1`, `c` of byte `i`, `n` of byte `i + 1`): a word starts at `i` when
@@ -20,10 +23,11 @@ pub(crate) struct Block {
     pub non_ascii: bool,
 }
 
-/// Classes of the 64 bytes at `b[..64]` as masks: (letter, digit, marker, single, non-ASCII).
+/// Classes of the 64 bytes at `b[..64]` as masks: (ASCII letter, digit, marker, single,
+/// non-ASCII, Latin letter byte (lead 0xC3..0xC9 or continuation), × or ÷ second byte, 0xC3).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn class_masks(b: &[u8; 64]) -> [u64; 5] {
+fn class_masks(b: &[u8; 64]) -> [u64; 8] {
     use std::arch::x86_64::*;
 
     #[inline(always)]
@@ -36,7 +40,7 @@ fn class_masks(b: &[u8; 64]) -> [u64; 5] {
         _mm_cmplt_epi8(t, _mm_set1_epi8((n ^ 0x80) as i8))
     }
 
-    let mut m = [0u64; 5];
+    let mut m = [0u64; 8];
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are always available;
     // `b` is 64 bytes, so each unaligned 16-byte load at 16k (k < 4) is in bounds.
     unsafe {
@@ -52,6 +56,12 @@ fn class_masks(b: &[u8; 64]) -> [u64; 5] {
                 _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
             ));
             m[4] |= bits(v); // the sign bit: bytes >= 0x80
+            m[5] |= bits(_mm_or_si128(below(v, 0x80, 0x40), below(v, 0xC3, 7)));
+            m[6] |= bits(_mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(0x97u8 as i8)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(0xB7u8 as i8)),
+            ));
+            m[7] |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(0xC3u8 as i8)));
         }
     }
     m
@@ -59,33 +69,55 @@ fn class_masks(b: &[u8; 64]) -> [u64; 5] {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn class_masks(b: &[u8; 64]) -> [u64; 5] {
-    let mut m = [0u64; 5];
+fn class_masks(b: &[u8; 64]) -> [u64; 8] {
+    let mut m = [0u64; 8];
     for (i, &x) in b.iter().enumerate() {
         m[0] |= (((x | 0x20).wrapping_sub(b'a') < 26) as u64) << i;
         m[1] |= ((x.wrapping_sub(b'0') < 10) as u64) << i;
         m[2] |= ((x == b' ') as u64) << i;
         m[3] |= ((x < 0x20 || x == 0x7f) as u64) << i;
         m[4] |= ((x >= 0x80) as u64) << i;
+        m[5] |= ((x.wrapping_sub(0x80) < 0x40 || x.wrapping_sub(0xC3) < 7) as u64) << i;
+        m[6] |= ((x == 0x97 || x == 0xB7) as u64) << i;
+        m[7] |= ((x == 0xC3) as u64) << i;
     }
     m
+}
+
+/// Whether byte `x`, right after a block whose non-ASCII bytes are all Latin letter bytes,
+/// starts or continues a word character; `None` if that needs the scalar scanner.
+#[inline]
+fn word_byte(x: u8) -> Option<bool> {
+    match x {
+        0..=0x7f => Some(x > b' ' && x != 0x7f),
+        0x80..=0xBF | 0xC3..=0xC9 => Some(true), // a Latin letter, or × ÷ (class Other)
+        _ => None,
+    }
 }
 
 /// Word starts in `b[..64]`, given that a word starts at byte 0; `after` is the byte after
 /// the block, if any (only an ASCII word character there can add a boundary at bit 63).
 #[inline]
 pub(crate) fn block(b: &[u8; 64], after: Option<u8>) -> Block {
-    let [l, d, m, s, na] = class_masks(b);
-    if na != 0 {
-        return Block {
-            bnd: 0,
-            non_ascii: true,
-        };
+    let [ascii_l, d, m, s, na, latin, times_div, c3] = class_masks(b);
+    let fallback = Block {
+        bnd: 0,
+        non_ascii: true,
+    };
+    // any other non-ASCII byte, or × (C3 97) or ÷ (C3 B7): the scalar scanner
+    let split_times_div = b[63] == 0xC3 && matches!(after, Some(0x97 | 0xB7));
+    if na & !latin != 0 || times_div & (c3 << 1) != 0 || split_times_div {
+        return fallback;
     }
+    let after_word = match after.map(word_byte) {
+        None => false,
+        Some(Some(w)) => w,
+        Some(None) => return fallback,
+    };
+    let l = ascii_l | latin;
     let o = !(l | d | m | s);
     let word = l | d | o;
     let same = (l & (l << 1)) | (d & (d << 1)) | (o & (o << 1)) | (m & (m << 1));
-    let after_word = matches!(after, Some(x) if x < 0x80 && x > b' ' && x != 0x7f);
     let next_word = (word >> 1) | ((after_word as u64) << 63);
     let prev_marker = m << 1;
     let bnd = (!same & !(word & prev_marker)) | (m & prev_marker & next_word);
