@@ -17,7 +17,6 @@
 //!   count is at least the current one; a popped job whose count is out of date is pushed
 //!   back with the current count. Ties: smallest (left id, right id).
 
-use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
@@ -27,25 +26,28 @@ use crate::error::Result;
 use crate::train::{report, Progress, Stage, TrainConfig};
 use crate::vocab::{Model, Pair};
 
-/// A heap job: a pair and the count it had when pushed.
-#[derive(PartialEq, Eq)]
-struct Job {
-    count: u64,
-    pair: Pair,
-}
+/// A heap job: a pair and the count it had when pushed, packed so that one `u128` compare
+/// orders jobs: the count in the high half, the complement of `left << 32 | right` in the low
+/// half (max count first; on equal counts the smaller pair is "greater", popped first). The
+/// struct with a two-field `Ord` spent ~7% of the loop in heap compares on 1 MB.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Job(u128);
 
-impl Ord for Job {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // max count first; on equal counts the smaller pair is "greater" (popped first)
-        self.count
-            .cmp(&other.count)
-            .then_with(|| other.pair.cmp(&self.pair))
+impl Job {
+    #[inline]
+    fn new(count: u64, (a, b): Pair) -> Self {
+        Job(u128::from(count) << 64 | u128::from(!(u64::from(a) << 32 | u64::from(b))))
     }
-}
 
-impl PartialOrd for Job {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+    #[inline]
+    fn count(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+
+    #[inline]
+    fn pair(self) -> Pair {
+        let p = !(self.0 as u64);
+        ((p >> 32) as u32, p as u32)
     }
 }
 
@@ -284,10 +286,7 @@ pub(crate) fn learn_merges(
         .map
         .iter()
         .filter(|(_, s)| s.count as u64 >= cfg.min_frequency)
-        .map(|(&pair, s)| Job {
-            count: s.count as u64,
-            pair,
-        })
+        .map(|(&pair, s)| Job::new(s.count as u64, pair))
         .collect();
     let total = (cfg.vocab_size.saturating_sub(model.len())) as u64;
     // Each merge adds about ten pairs (and jobs) on English; growing the table and the heap
@@ -304,23 +303,20 @@ pub(crate) fn learn_merges(
     report(progress, Stage::Merge, 0, total)?;
     while model.len() < cfg.vocab_size {
         let Some(job) = heap.pop() else { break };
-        let current = index.count(&job.pair).max(0) as u64;
-        if current != job.count {
+        let current = index.count(&job.pair()).max(0) as u64;
+        if current != job.count() {
             // Out of date. A lower count is re-queued; a higher one already has its own job.
-            if current > 0 && current < job.count {
-                heap.push(Job {
-                    count: current,
-                    pair: job.pair,
-                });
+            if current > 0 && current < job.count() {
+                heap.push(Job::new(current, job.pair()));
             }
             continue;
         }
         if current < cfg.min_frequency || current == 0 {
             break;
         }
-        let (a, b) = job.pair;
-        let new = model.add_merge(job.pair);
-        index.take(&job.pair, &mut at);
+        let (a, b) = job.pair();
+        let new = model.add_merge(job.pair());
+        index.take(&job.pair(), &mut at);
         for (k, &i) in at.iter().enumerate() {
             if let Some(&j) = at.get(k + 16) {
                 prefetch(arena.words.as_ptr().wrapping_add(j as usize));
@@ -377,10 +373,7 @@ pub(crate) fn learn_merges(
                 side.words[k].clear();
                 // below `min_frequency` a pair can never be picked; it is pushed if it grows
                 if c > 0 && c as u64 >= cfg.min_frequency {
-                    heap.push(Job {
-                        count: c as u64,
-                        pair: p,
-                    });
+                    heap.push(Job::new(c as u64, p));
                 }
             }
             side.touched.clear();
