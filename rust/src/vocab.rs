@@ -114,10 +114,10 @@ impl Model {
 
     /// Records the merge `pair` (the next rank) and returns the id of `left + right`.
     pub fn add_merge(&mut self, pair: Pair) -> u32 {
-        let joined = format!(
-            "{}{}",
-            self.tokens[pair.0 as usize], self.tokens[pair.1 as usize]
-        );
+        let (l, r) = (&self.tokens[pair.0 as usize], &self.tokens[pair.1 as usize]);
+        let mut joined = String::with_capacity(l.len() + r.len());
+        joined.push_str(l);
+        joined.push_str(r);
         let id = self.add_token(joined);
         let rank = self.merges.len() as u32;
         self.merges.push((pair, id));
