@@ -1,7 +1,7 @@
 """Training benchmark: fastbpe against HuggingFace tokenizers, gigatoken and sentencepiece.
 
     python benches/bench_train.py [--corpus PATH] [--vocab-size 32000] [--repeat 1]
-        [--threads 1 2] [--libs ...] [--ref-mb 1] [--json OUT.json]
+        [--threads 1 2] [--libs ...] [--ref-mb 1 5] [--json OUT.json]
 
 Same corpus file and vocabulary size for every library, at each thread count. Runs are
 alternated (every library once per round, rounds repeated), each in its own subprocess;
@@ -15,8 +15,10 @@ the table shows the best run, its peak RSS, and "vs fastbpe" = peer time / fastb
 - gigatoken: `gigatoken.train_bpe` (byte-level BPE with its GPT-2 style pre-tokenizer).
 - sentencepiece: `SentencePieceTrainer` with model_type=bpe (keeps all sentences).
 
-Then the Rust trainer against the pure-Python reference on the first `--ref-mb` MB (one
-thread), with a check that both learn the same merges.
+Then the Rust trainer against the pure-Python reference on the first `--ref-mb` MB (one or
+more sizes; one thread; same file, same vocabulary size, each run in its own subprocess, timed
+around `Tokenizer.train` / `ReferenceTokenizer.train` only), with a check on every slice that
+both learn the same merges and vocabulary.
 """
 
 from __future__ import annotations
@@ -150,6 +152,51 @@ def merges_equal(corpus: Path, vocab_size: int) -> str:
 # ---- driver ----------------------------------------------------------------------------------
 
 
+def reference_table(corpus: Path, ref_mb: float, args, header: list[str]) -> Path:
+    """fastbpe against the pure-Python reference on the first `ref_mb` MB, one thread;
+    returns the slice."""
+    small = slice_corpus(corpus, ref_mb)
+    ref: dict = {}
+    for _ in range(args.repeat):
+        for lib in ("fastbpe", "reference"):
+            ref.setdefault(lib, []).append(
+                run_worker(
+                    __file__,
+                    [
+                        "--lib",
+                        lib,
+                        "--corpus",
+                        str(small),
+                        "--vocab-size",
+                        str(args.ref_vocab_size),
+                    ],
+                    1,
+                    args.timeout,
+                )
+            )
+    rows = summarize(
+        {(k, 1): v for k, v in ref.items()},
+        ["fastbpe", "reference"],
+        [1],
+        "seconds",
+        higher_is_better=False,
+    )
+    print_table(
+        f"Rust vs pure-Python reference: vocab {args.ref_vocab_size} on the first "
+        f"{small.stat().st_size / 1e6:.1f} MB, 1 thread",
+        header,
+        rows,
+    )
+    return small
+
+
+def parity(small: Path, vocab_size: int) -> None:
+    try:
+        print(f"parity on {small.name}:", merges_equal(small, vocab_size))
+    except (ImportError, ValueError, OSError, RuntimeError) as e:  # report, keep the table
+        print("parity check failed to run:", e)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, default=None)
@@ -160,8 +207,9 @@ def main() -> None:
     p.add_argument(
         "--ref-mb",
         type=float,
-        default=1.0,
-        help="slice for the Rust-vs-reference ratio (0 to skip)",
+        nargs="+",
+        default=[1.0],
+        help="slice size(s) for the Rust-vs-reference ratio (0 to skip)",
     )
     p.add_argument("--ref-vocab-size", type=int, default=4000)
     p.add_argument("--timeout", type=float, default=900)
@@ -205,43 +253,12 @@ def main() -> None:
             speedup = min(r["seconds"] for r in one) / min(r["seconds"] for r in many)
             print(f"fastbpe {t} threads vs {args.threads[0]}: {speedup:.2f}x")
 
-    if args.ref_mb > 0 and "fastbpe" in args.libs:
-        small = slice_corpus(corpus, args.ref_mb)
-        ref = {}
-        for _ in range(args.repeat):
-            for lib in ("fastbpe", "reference"):
-                ref.setdefault(lib, []).append(
-                    run_worker(
-                        __file__,
-                        [
-                            "--lib",
-                            lib,
-                            "--corpus",
-                            str(small),
-                            "--vocab-size",
-                            str(args.ref_vocab_size),
-                        ],
-                        1,
-                        args.timeout,
-                    )
-                )
-        rows = summarize(
-            {(k, 1): v for k, v in ref.items()},
-            ["fastbpe", "reference"],
-            [1],
-            "seconds",
-            higher_is_better=False,
-        )
-        print_table(
-            f"Rust vs pure-Python reference: vocab {args.ref_vocab_size} on the first "
-            f"{small.stat().st_size / 1e6:.1f} MB, 1 thread",
-            header,
-            rows,
-        )
-        try:
-            print("parity on this slice:", merges_equal(small, args.ref_vocab_size))
-        except (ImportError, ValueError, OSError, RuntimeError) as e:  # report, keep the table
-            print("parity check failed to run:", e)
+    sizes = [mb for mb in args.ref_mb if mb > 0] if "fastbpe" in args.libs else []
+    slices = [reference_table(corpus, mb, args, header) for mb in sizes]
+    # In-process, after all timed runs: a big reference run here would inflate the peak RSS
+    # that later children report (a forked child's ru_maxrss counts the parent's pages).
+    for small in slices:
+        parity(small, args.ref_vocab_size)
     if args.json:
         import json
 
