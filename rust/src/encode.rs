@@ -23,6 +23,8 @@ use crate::word_cache::{key_in, View, WordCache};
 
 /// Words split (and their cache lines prefetched) before the first of them is looked up.
 const CHUNK: usize = 32;
+/// Chunks encoded under one view of the word cache (about 10 KB of text).
+const VIEW_CHUNKS: usize = 64;
 /// Characters below this (one- and two-byte UTF-8: Latin, Greek, Cyrillic, Hebrew, Arabic...)
 /// have their id in a table; others ask the model's map.
 const CHAR_TABLE: usize = 0x800;
@@ -144,8 +146,8 @@ impl Tokenizer {
     fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
         let (mut words, bytes) = (words(piece), piece.as_bytes());
         let mut chunk = [("", 0u128); CHUNK];
-        loop {
-            let mut view = self.cache.view();
+        let mut view = self.cache.view();
+        for k in 1.. {
             let mut n = 0;
             while n < CHUNK {
                 let Some(w) = words.next() else { break };
@@ -160,13 +162,18 @@ impl Tokenizer {
                     self.encode_word(w, key, &mut view, out);
                 }
             }
-            let grow = view.wants_grow;
-            drop(view);
-            if grow {
-                self.cache.grow();
-            }
             if n < CHUNK {
                 return;
+            }
+            // the view is given up now and then (and to grow the table), not per chunk: the
+            // lock's counter is a cache line that threads bounce between them
+            if view.wants_grow || k % VIEW_CHUNKS == 0 {
+                let grow = view.wants_grow;
+                drop(view);
+                if grow {
+                    self.cache.grow();
+                }
+                view = self.cache.view();
             }
         }
     }
@@ -413,8 +420,14 @@ mod tests {
         assert_eq!(&ids[off[2] as usize..off[3] as usize], &nested[2][..]);
         // the one-thread path and the parallel one (many runs) give the same
         let many: Vec<String> = (0..2000).map(|i| format!("the cat {i} sat")).collect();
-        let parallel = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let parallel = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let a = parallel.install(|| t.encode_batch_flat(&many, true));
         let b = one.install(|| t.encode_batch_flat(&many, true));
         assert_eq!(a, b);

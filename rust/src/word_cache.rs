@@ -131,8 +131,20 @@ impl Default for WordCache {
 pub struct View<'a> {
     cache: &'a WordCache,
     table: RwLockReadGuard<'a, Table>,
+    /// Entries this view added and not yet counted in the table's `len` (counted in batches:
+    /// a shared counter bumped on every insert was a cache line bounced between threads).
+    added: usize,
     /// Whether an insert found the table too full: call [`WordCache::grow`] after the view.
     pub wants_grow: bool,
+}
+
+/// Inserts a view counts before it adds them to the table's `len`.
+const COUNT_BATCH: usize = 64;
+
+impl Drop for View<'_> {
+    fn drop(&mut self) {
+        self.table.len.fetch_add(self.added, Relaxed);
+    }
 }
 
 /// The cache key of `word`: its bytes and length packed into a `u128` when it has 1 to 15
@@ -171,6 +183,7 @@ impl WordCache {
         View {
             cache: self,
             table: self.table.read().unwrap_or_else(PoisonError::into_inner),
+            added: 0,
             wants_grow: false,
         }
     }
@@ -274,7 +287,8 @@ impl View<'_> {
             return;
         }
         let t = &*self.table;
-        let len = t.len.load(Relaxed);
+        // each view may run ahead of `len` by one batch: the table stays below 3/4 + a few
+        let len = t.len.load(Relaxed) + self.added;
         if len >= CAPACITY {
             return;
         }
@@ -322,7 +336,11 @@ impl View<'_> {
                     a.store(v, Relaxed);
                 }
                 s.hi.store(hi, Release); // publishes lo and val with it
-                t.len.fetch_add(1, Relaxed);
+                self.added += 1;
+                if self.added == COUNT_BATCH {
+                    t.len.fetch_add(COUNT_BATCH, Relaxed);
+                    self.added = 0;
+                }
                 return;
             }
         }
