@@ -84,6 +84,30 @@ def test_gil_released_during_encode_batch(tok):
     assert elapsed < 0.01 or ticks > before, "no Python thread ran while Rust was encoding"
 
 
+def test_threads_sharing_one_cold_tokenizer_get_the_same_ids(tok, tmp_path):
+    # One word cache per tokenizer, shared by every thread: four Python threads (each also
+    # using the Rust pool) encode overlapping batches of mostly unseen words, so the cache
+    # grows while they read and insert; every result must equal a fresh tokenizer's.
+    words = [f"w{i}x{i * 7919 % 1000}ş" for i in range(30_000)]
+    batches = [
+        [" ".join(words[j : j + 50]) for j in range(k * 2000, 30_000, 400)] for k in range(4)
+    ]
+    tok.save(tmp_path)
+    expected = [Tokenizer.load(tmp_path).encode_batch(b) for b in batches]
+    shared = Tokenizer.load(tmp_path)
+    results: list = [None] * 4
+
+    def encode(k):
+        results[k] = shared.encode_batch(batches[k])
+
+    threads = [threading.Thread(target=encode, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == expected
+
+
 def test_progress_callback_exception_stops_training():
     calls = []
 
