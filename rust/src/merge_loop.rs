@@ -72,6 +72,12 @@ impl Arena {
         }
     }
 
+    /// The most merges these words allow (each merge shortens some word by one symbol):
+    /// what sizes the tables, never `vocab_size`, which may be absurd (10^9).
+    pub(crate) fn max_merges(&self) -> usize {
+        self.syms.len() - self.words.len()
+    }
+
     /// Appends a word that occurs `count` times.
     pub(crate) fn push(&mut self, symbols: &[u32], count: u64) {
         self.words.push(WordRef {
@@ -288,7 +294,9 @@ pub(crate) fn learn_merges(
         .filter(|(_, s)| s.count as u64 >= cfg.min_frequency)
         .map(|(&pair, s)| Job::new(s.count as u64, pair))
         .collect();
-    let total = (cfg.vocab_size.saturating_sub(model.len())) as u64;
+    // at most the merges the words allow: a progress total of 10^9 for `vocab_size=10**9`
+    // on a small corpus would never be reached
+    let total = (cfg.vocab_size.saturating_sub(model.len())).min(arena.max_merges()) as u64;
     // Each merge adds about ten pairs (and jobs) on English; growing the table and the heap
     // step by step rehashed and copied them (~10% of the loop on 1 MB).
     let grow = (total as usize).min(arena.words.len()) * 10;
@@ -296,7 +304,10 @@ pub(crate) fn learn_merges(
     heap.reserve(grow);
     let step = (total / 100).max(1);
     let mut done = 0u64;
-    let ids = cfg.vocab_size.max(model.len());
+    let ids = cfg
+        .vocab_size
+        .min(model.len() + arena.max_merges())
+        .max(model.len());
     let (mut left, mut right) = (Side::new(ids), Side::new(ids));
     let mut emptied: Vec<Pair> = Vec::new();
     let mut at: Vec<u32> = Vec::new();

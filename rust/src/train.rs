@@ -111,8 +111,8 @@ pub fn train(
             minimum: model.len(),
         });
     }
-    model.reserve(cfg.vocab_size - model.len());
     let arena = initial_words(&model, counts);
+    model.reserve((cfg.vocab_size - model.len()).min(arena.max_merges()));
     learn_merges(&mut model, arena, cfg, progress)?;
     Ok(model)
 }
