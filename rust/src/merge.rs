@@ -252,19 +252,7 @@ fn merge_buckets(s: &mut [u32], model: &impl Ranks) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::WordCounts;
-    use crate::train::{train, TrainConfig};
-
-    fn model(texts: &[&str], vocab_size: usize) -> Model {
-        let mut wc = WordCounts::new();
-        wc.add_texts(texts);
-        let cfg = TrainConfig {
-            vocab_size,
-            min_frequency: 1,
-            ..Default::default()
-        };
-        train(&wc, &cfg, None, None).unwrap()
-    }
+    use crate::train::train_texts;
 
     /// The plain, obviously right loop: lowest rank first, leftmost on ties; checked against
     /// the scan too where the scan applies.
@@ -295,7 +283,7 @@ mod tests {
 
     #[test]
     fn buckets_and_scan_equal_the_plain_loop() {
-        let m = model(&["aaaa abab aab aaab baaa ab ba a b abba aabbaabb"], 40);
+        let m = train_texts(&["aaaa abab aab aaab baaa ab ba a b abba aabbaabb"], 40);
         let mut state = 12345u64;
         for len in [2usize, 3, 7, 49, 60, 200] {
             for _ in 0..50 {

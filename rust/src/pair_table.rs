@@ -119,19 +119,12 @@ fn pair_key(a: u32, b: u32) -> u64 {
 mod tests {
     use super::*;
 
-    use crate::corpus::WordCounts;
-    use crate::train::{train, TrainConfig};
+    use crate::train::train_texts;
 
     #[test]
     fn same_answers_as_the_map() {
-        let mut wc = WordCounts::new();
-        wc.add_texts(&["the cat sat on the mat; the cats sat on the mats, a tomcat, the hat"]);
-        let cfg = TrainConfig {
-            vocab_size: 60,
-            min_frequency: 1,
-            ..Default::default()
-        };
-        let model = train(&wc, &cfg, None, None).unwrap();
+        let text = "the cat sat on the mat; the cats sat on the mats, a tomcat, the hat";
+        let model = train_texts(&[text], 60);
         let t = PairTable::new(&model).unwrap();
         assert!(!t.is_empty());
         let n = model.len() as u32;

@@ -184,6 +184,19 @@ fn initial_words(model: &Model, counts: &WordCounts) -> Arena {
     arena
 }
 
+/// A model trained on `texts` with `min_frequency` 1 (for tests across the crate).
+#[cfg(test)]
+pub(crate) fn train_texts(texts: &[&str], vocab_size: usize) -> Model {
+    let mut wc = WordCounts::new();
+    wc.add_texts(texts);
+    let cfg = TrainConfig {
+        vocab_size,
+        min_frequency: 1,
+        ..Default::default()
+    };
+    train(&wc, &cfg, None, None).expect("trains")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
