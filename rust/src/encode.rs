@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::flat;
 use crate::merge::merge_tail;
 use crate::pair_table::PairTable;
 use crate::pretokenize::words;
@@ -243,11 +244,23 @@ impl Tokenizer {
             }
             return (ids, offsets);
         }
-        // enough runs per thread for rayon to balance uneven texts
-        let run = texts
-            .len()
-            .div_ceil(16 * rayon::current_num_threads())
-            .clamp(1, 256);
+        // enough runs per thread to balance uneven texts
+        let threads = rayon::current_num_threads();
+        let run = texts.len().div_ceil(16 * threads).clamp(1, 256);
+        // every id covers at least one byte of the text, except after an NFKC expansion
+        // (U+FDFA is 18 characters): then `concat_in_order` says so and the runs below do it
+        let bound = texts.iter().map(|t| t.as_ref().len()).sum::<usize>() + 16;
+        let chunks: Vec<&[S]> = texts.chunks(run).collect();
+        let placed = flat::concat_in_order(&chunks, bound, threads, |run, ids, ends| {
+            for t in run.iter() {
+                self.encode_into(t.as_ref(), special_tokens, ids);
+                ends.push(ids.len());
+            }
+        });
+        if let Some((ids, ends)) = placed {
+            offsets.extend(ends.iter().map(|&e| e as i64));
+            return (ids, offsets);
+        }
         let runs: Vec<(Vec<u32>, Vec<usize>)> = texts
             .par_chunks(run)
             .map(|run| {
@@ -433,5 +446,28 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.1.len(), many.len() + 1);
         assert_eq!(a.0, t.encode_batch(&many, true).concat());
+    }
+
+    #[test]
+    fn flat_batch_when_ids_outnumber_bytes() {
+        // NFKC turns U+FDFA (3 bytes) into 18 characters, unknown here: with byte fallback,
+        // 36 ids; the parallel flat batch must notice and still give the nested result
+        let t = tok(&["ab ab"], 20, true);
+        let mut model = t.model().clone();
+        model.set_normalizer(crate::normalize::Normalizer {
+            nfkc: true,
+            ..Default::default()
+        });
+        let t = Tokenizer::new(model);
+        let texts: Vec<String> = (0..500).map(|i| format!("\u{fdfa}{i}")).collect();
+        let nested = t.encode_batch(&texts, true);
+        assert!(nested[0].len() > 3 * texts[0].len());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (ids, off) = pool.install(|| t.encode_batch_flat(&texts, true));
+        assert_eq!(ids, nested.concat());
+        assert_eq!(off.len(), texts.len() + 1);
     }
 }

@@ -6,6 +6,7 @@
 pub mod corpus;
 pub mod encode;
 pub mod error;
+mod flat;
 pub mod io;
 pub mod json;
 pub mod merge;
