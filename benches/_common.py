@@ -125,7 +125,9 @@ def summarize(
     """Rows of a table: best of the repeats per (name, threads), ratio vs `base`.
 
     The ratio is always "how many times better fastbpe is": peer time / fastbpe time for
-    seconds, fastbpe MB/s / peer MB/s for throughput. > 1 means fastbpe wins.
+    seconds, fastbpe MB/s / peer MB/s for throughput. > 1 means fastbpe wins. With repeats,
+    the note gives the median and the ratio of medians too (best runs on a noisy machine can
+    mislead either way).
     """
     rows = []
     for t in threads:
@@ -146,8 +148,11 @@ def summarize(
                 ratio = f"{(b / v if higher_is_better else v / b):.2f}x"
             spread = ""
             if len(ok) > 1:
-                vals = [r[value] for r in ok]
-                spread = f"n={len(ok)} median {statistics.median(vals):.2f}"
+                median = statistics.median(r[value] for r in ok)
+                spread = f"n={len(ok)} median {median:.2f}"
+                if len(base_runs) > 1:
+                    b = statistics.median(r[value] for r in base_runs)
+                    spread += f" ({(b / median if higher_is_better else median / b):.2f}x)"
             rows.append(
                 [
                     name,
