@@ -248,26 +248,6 @@ def test_loads_bin_with_extras_and_reports_them(tmp_path):
     assert diff <= 1e-5
 
 
-class _Evil:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):  # unpickling would create the marker file
-        return (open, (self.marker, "w"))
-
-
-def test_malicious_pickle_is_refused(tmp_path):
-    BertConfig(**SMALL).save(tmp_path)
-    marker = tmp_path / "pwned"
-    torch.save(
-        {"bert.embeddings.word_embeddings.weight": _Evil(str(marker))},
-        tmp_path / "pytorch_model.bin",
-    )
-    with pytest.raises(ValueError, match="refused to load"):
-        BertForMaskedLM.from_pretrained(tmp_path)
-    assert not marker.exists()
-
-
 def test_shape_mismatch_names_the_key_and_missing_files(tmp_path):
     model, _, _ = model_and_batch()
     model.save_pretrained(tmp_path)
