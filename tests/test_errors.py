@@ -10,13 +10,13 @@ from __future__ import annotations
 import errno
 import random
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
 from bertmlm import BertConfig, BertForMaskedLM, MLMCollator, pretrain
 from fastbpe import Tokenizer
 from fastbpe.reference import ReferenceTokenizer
+from tiny_run import run_args, write_corpus
 
 CORPUS = ["the cat sat on the mat", "the dog ate the cat food"]
 
@@ -93,7 +93,7 @@ def test_non_utf8_corpus_for_pretraining_names_file_and_offset(
         tok.save(tmp_path / "tok")
         extra += ["--tokenizer", str(tmp_path / "tok")]
     with pytest.raises(SystemExit) as e:
-        pretrain.main(pretrain_args(bad, tmp_path / "run", *extra))
+        pretrain.main(run_args(bad, tmp_path / "run", *extra))
     message = str(e.value)
     assert message.startswith(f"error: {bad}: not valid UTF-8 at byte offset {len(good) + 3};")
     assert "\n" not in message and not (tmp_path / "run").exists()
@@ -257,44 +257,6 @@ def test_model_on_an_empty_batch_is_a_clear_error_or_empty_output():
 # ---- pretraining -----------------------------------------------------------------------------
 
 
-NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat"]
-
-
-def write_corpus(path: Path) -> Path:
-    rng = random.Random(0)
-    paras = [
-        " ".join(f"the {rng.choice(NOUNS)} sees the {rng.choice(NOUNS)}." for _ in range(4))
-        for _ in range(120)
-    ]
-    path.write_text("\n\n".join(paras) + "\n")
-    return path
-
-
-def pretrain_args(corpus, out, *extra):
-    return [
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--vocab-size",
-        "60",
-        "--max-length",
-        "16",
-        "--batch-size",
-        "4",
-        "--log-every",
-        "1",
-        "--eval-every",
-        "0",
-        "--checkpoint-every",
-        "1",
-        "--no-progress",
-        "--seed",
-        "1",
-        *extra,
-    ]
-
-
 @pytest.fixture
 def corpus(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTMLM_CACHE", str(tmp_path / "cache"))
@@ -324,7 +286,7 @@ def test_max_length_above_the_position_table(corpus, tmp_path):
     )
     config.save(tmp_path / "cfg")
     expect_exit(
-        pretrain_args(
+        run_args(
             corpus,
             tmp_path / "run",
             "--tokenizer",
@@ -358,7 +320,7 @@ def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(
     monkeypatch.setattr(BertForMaskedLM, "forward", poisoned)
     out = tmp_path / "run"
     message = expect_exit(
-        pretrain_args(corpus, out, "--max-steps", "10"), "loss became nan", "step 4", "--lr"
+        run_args(corpus, out, "--max-steps", "10"), "loss became nan", "step 4", "--lr"
     )
     ckpt = latest_checkpoint(out / "checkpoints")
     assert ckpt is not None and ckpt.name == "step-000003" and str(ckpt) in message
@@ -387,7 +349,7 @@ def test_full_disk_while_checkpointing_keeps_the_last_checkpoint(corpus, tmp_pat
 
     monkeypatch.setattr(train_checkpoint, "save_model", save_model)
     out = tmp_path / "run"
-    expect_exit(pretrain_args(corpus, out, "--max-steps", "6"), "No space left on device")
+    expect_exit(run_args(corpus, out, "--max-steps", "6"), "No space left on device")
     ckpt = latest_checkpoint(out / "checkpoints")
     assert ckpt is not None and ckpt.name == "step-000002"
     assert not [p for p in (out / "checkpoints").iterdir() if p.name.endswith(".tmp")]
@@ -413,9 +375,9 @@ def test_full_disk_while_saving_a_tokenizer(tok, tmp_path, monkeypatch):
 
 def test_resuming_with_a_checkpoint_of_another_model(corpus, tmp_path):
     out = tmp_path / "run"
-    pretrain.main(pretrain_args(corpus, out, "--max-steps", "2"))
+    pretrain.main(run_args(corpus, out, "--max-steps", "2"))
     other = tmp_path / "other"
-    pretrain.main(pretrain_args(corpus, other, "--max-steps", "2", "--model", "small"))
+    pretrain.main(run_args(corpus, other, "--max-steps", "2", "--model", "small"))
     from bertmlm.train_checkpoint import latest_checkpoint
 
     mine, theirs = latest_checkpoint(out / "checkpoints"), latest_checkpoint(other / "checkpoints")
@@ -461,13 +423,13 @@ def test_saving_a_tokenizer_under_a_file_is_an_oserror(tok, tmp_path):
     ],
 )
 def test_pretrain_settings_out_of_range(corpus, tmp_path, option, value):
-    expect_exit(pretrain_args(corpus, tmp_path / "run", option, value), option)
+    expect_exit(run_args(corpus, tmp_path / "run", option, value), option)
     assert not (tmp_path / "run").exists()  # a fresh run directory is not left behind
 
 
 def test_resuming_a_run_killed_before_its_first_checkpoint(corpus, tmp_path):
     out = tmp_path / "run"
-    pretrain.main(pretrain_args(corpus, out, "--max-steps", "1"))
+    pretrain.main(run_args(corpus, out, "--max-steps", "1"))
     shutil.rmtree(out / "checkpoints")  # as if killed before the first checkpoint was complete
     expect_exit(
         ["--out", str(out), "--resume", "--no-progress"],

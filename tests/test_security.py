@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 from bertmlm import BertConfig, BertForMaskedLM, pretrain
+from tiny_run import run_args, write_corpus
 
 TINY = dict(
     vocab_size=40,
@@ -94,46 +95,6 @@ def test_fill_mask_refuses_malicious_bin(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------------------
 # training checkpoints
-
-
-NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat"]
-
-
-def write_corpus(path: Path) -> Path:
-    import random
-
-    rng = random.Random(0)
-    paras = [
-        " ".join(f"the {rng.choice(NOUNS)} sees the {rng.choice(NOUNS)}." for _ in range(4))
-        for _ in range(120)
-    ]
-    path.write_text("\n\n".join(paras) + "\n")
-    return path
-
-
-def run_args(corpus: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--vocab-size",
-        "60",
-        "--max-length",
-        "16",
-        "--batch-size",
-        "4",
-        "--log-every",
-        "1",
-        "--eval-every",
-        "0",
-        "--checkpoint-every",
-        "1",
-        "--no-progress",
-        "--seed",
-        "1",
-        *extra,
-    ]
 
 
 @pytest.fixture
