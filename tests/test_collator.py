@@ -95,6 +95,17 @@ def test_fresh_masks_yet_reproducible_and_resumable():
     assert torch.equal(c.mask_tokens(ids, am)[0], second_a), "restored state does not continue"
 
 
+def test_with_seed_is_a_separate_stream():
+    ids, am = make_batch(seed=5)
+    a = MLMCollator(V, SPECIALS, MASK, PAD, mlm_probability=0.3, seed=42)
+    fresh = MLMCollator(V, SPECIALS, MASK, PAD, mlm_probability=0.3, seed=9)
+    other = a.with_seed(9)
+    assert torch.equal(other.mask_tokens(ids, am)[0], fresh.mask_tokens(ids, am)[0])
+    # drawing from the copy leaves the original's stream where it was
+    again = MLMCollator(V, SPECIALS, MASK, PAD, mlm_probability=0.3, seed=42)
+    assert torch.equal(a.mask_tokens(ids, am)[0], again.mask_tokens(ids, am)[0])
+
+
 def test_call_stacks_examples_and_keeps_inputs():
     coll = MLMCollator(V, SPECIALS, MASK, PAD, seed=0)
     ex = [

@@ -23,6 +23,7 @@ with a letter; every other token starts a new word. So "▁token" "izer" is one 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -144,6 +145,13 @@ class MLMCollator:
 
     def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
         self.generator.set_state(state["generator"])
+
+    def with_seed(self, seed: int) -> MLMCollator:
+        """The same collator drawing from its own generator seeded with `seed` (this one's
+        stream is left untouched: evaluation masks must not shift the training masks)."""
+        other = copy.copy(self)
+        other.generator = torch.Generator().manual_seed(seed)
+        return other
 
     # --------------------------------------------------------------------------------------------
     # collation

@@ -590,20 +590,7 @@ class Trainer:
         model = self.model
         was_training = model.training
         model.eval()
-        c = self.collator
-        masker = MLMCollator(
-            c.vocab_size,
-            torch.nonzero(c.is_special).flatten().tolist(),
-            c.mask_id,
-            c.pad_id,
-            mlm_probability=c.mlm_probability,
-            mask_replace_prob=c.mask_replace_prob,
-            random_replace_prob=c.random_replace_prob,
-            whole_word=c.whole_word,
-            word_start=c.word_start,
-            letter_end=c.letter_end,
-            seed=self.s.seed + 12345,
-        )
+        masker = self.collator.with_seed(self.s.seed + 12345)
         loss_sum, correct, unigram, total = 0.0, 0, 0, 0
         mask_correct, mask_total = 0, 0  # at positions whose input was [MASK] (no copying possible)
         loader = DataLoader(
