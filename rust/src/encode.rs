@@ -223,73 +223,43 @@ impl Tokenizer {
 
     /// All ids concatenated, and offsets (`n + 1` of them) so text i is `ids[off[i]..off[i+1]]`.
     ///
-    /// With one thread, texts are encoded straight into the result. With more, in parallel in
-    /// runs of consecutive texts, each run into one vector (a vector per text cost an
-    /// allocation each), copied into the result in parallel.
+    /// With several threads, runs of consecutive texts are encoded in parallel and placed into
+    /// the result in order (`flat.rs`); with one, texts are encoded straight into the result
+    /// (in a fresh process the page faults on new memory cost a third of a big batch, so the
+    /// result is the only large new memory either way).
     pub fn encode_batch_flat<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
         special_tokens: bool,
     ) -> (Vec<u32>, Vec<i64>) {
-        let mut offsets = Vec::with_capacity(texts.len() + 1);
-        offsets.push(0i64);
-        if rayon::current_num_threads() == 1 {
-            // in a fresh process the page faults on new memory cost a third of a big batch, and
-            // runs copied into a result touch twice as much
-            let bytes: usize = texts.iter().map(|t| t.as_ref().len()).sum();
-            let mut ids = Vec::with_capacity(bytes / 3 + 1);
-            for t in texts {
-                self.encode_into(t.as_ref(), special_tokens, &mut ids);
-                offsets.push(ids.len() as i64);
-            }
-            return (ids, offsets);
-        }
-        // enough runs per thread to balance uneven texts
-        let threads = rayon::current_num_threads();
-        let run = texts.len().div_ceil(16 * threads).clamp(1, 256);
-        // every id covers at least one byte of the text, except after an NFKC expansion
-        // (U+FDFA is 18 characters): then `concat_in_order` says so and the runs below do it
-        let bound = texts.iter().map(|t| t.as_ref().len()).sum::<usize>() + 16;
-        let chunks: Vec<&[S]> = texts.chunks(run).collect();
-        let placed = flat::concat_in_order(&chunks, bound, threads, |run, ids, ends| {
-            for t in run.iter() {
+        let bytes: usize = texts.iter().map(|t| t.as_ref().len()).sum();
+        let encode_run = |run: &[S], ids: &mut Vec<u32>, ends: &mut Vec<usize>| {
+            for t in run {
                 self.encode_into(t.as_ref(), special_tokens, ids);
                 ends.push(ids.len());
             }
-        });
-        if let Some((ids, ends)) = placed {
-            offsets.extend(ends.iter().map(|&e| e as i64));
-            return (ids, offsets);
-        }
-        let runs: Vec<(Vec<u32>, Vec<usize>)> = texts
-            .par_chunks(run)
-            .map(|run| {
-                let bytes: usize = run.iter().map(|t| t.as_ref().len()).sum();
-                let (mut ids, mut ends) = (Vec::with_capacity(bytes / 3 + 1), Vec::new());
-                for t in run {
-                    self.encode_into(t.as_ref(), special_tokens, &mut ids);
-                    ends.push(ids.len());
-                }
-                (ids, ends)
+        };
+        let threads = rayon::current_num_threads();
+        let placed = if threads > 1 {
+            // enough runs per thread to balance uneven texts
+            let run = texts.len().div_ceil(16 * threads).clamp(1, 256);
+            let runs: Vec<&[S]> = texts.chunks(run).collect();
+            // every id covers at least one byte of the text, except after an NFKC expansion
+            // (U+FDFA is 18 characters): then `None`, and the one-thread way below
+            flat::concat_in_order(&runs, bytes + 16, threads, |run, ids, ends| {
+                encode_run(run, ids, ends)
             })
+        } else {
+            None
+        };
+        let (ids, ends) = placed.unwrap_or_else(|| {
+            let (mut ids, mut ends) = (Vec::with_capacity(bytes / 3 + 1), Vec::new());
+            encode_run(texts, &mut ids, &mut ends);
+            (ids, ends)
+        });
+        let offsets = std::iter::once(0)
+            .chain(ends.into_iter().map(|e| e as i64))
             .collect();
-        let mut base = 0;
-        for (run_ids, ends) in &runs {
-            offsets.extend(ends.iter().map(|&e| (base + e) as i64));
-            base += run_ids.len();
-        }
-        // the copy into one vector is parallel too (serial, it was a tenth of a 2-thread call)
-        let mut ids = vec![0u32; base];
-        let mut dst: Vec<&mut [u32]> = Vec::with_capacity(runs.len());
-        let mut rest = &mut ids[..];
-        for (run_ids, _) in &runs {
-            let (head, tail) = rest.split_at_mut(run_ids.len());
-            dst.push(head);
-            rest = tail;
-        }
-        dst.into_par_iter()
-            .zip(runs.par_iter())
-            .for_each(|(d, (src, _))| d.copy_from_slice(src));
         (ids, offsets)
     }
 
