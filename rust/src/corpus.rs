@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::normalize::{to_marker, Normalizer};
 use crate::pretokenize::words;
 use crate::train::{report, Progress, Stage};
+use crate::word_cache::pack;
 
 /// Bytes per chunk of a training file.
 const CHUNK: usize = 4 << 20;
@@ -258,29 +259,6 @@ impl Tally {
     }
 }
 
-/// The bytes of a word shorter than 16 bytes, little-endian, with its length in byte 15.
-/// Two overlapping loads instead of a `memcpy` call per word (a tenth of counting).
-#[inline(always)]
-fn pack(b: &[u8]) -> u128 {
-    let n = b.len();
-    let v = if n >= 8 {
-        let lo = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let hi = u64::from_le_bytes(b[n - 8..].try_into().expect("8 bytes"));
-        // bytes 8..n are the top n - 8 bytes of `hi`
-        let hi = if n == 8 { 0 } else { hi >> (8 * (16 - n)) };
-        u128::from(lo) | (u128::from(hi) << 64)
-    } else if n >= 4 {
-        let lo = u64::from(u32::from_le_bytes(b[..4].try_into().expect("4 bytes")));
-        let hi = u64::from(u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes")));
-        u128::from(lo | ((hi >> (8 * (8 - n))) << 32))
-    } else {
-        b.iter()
-            .rev()
-            .fold(0u128, |acc, &x| (acc << 8) | u128::from(x))
-    };
-    v | ((n as u128) << 120)
-}
-
 /// Reads a file in chunks that end just after a newline (or at the end of the file).
 struct ChunkReader<'a> {
     path: &'a Path,
@@ -338,17 +316,6 @@ impl<'a> ChunkReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pack_matches_bytes() {
-        let s = b"abcdefghijklmnop";
-        for n in 0..16 {
-            let mut buf = [0u8; 16];
-            buf[..n].copy_from_slice(&s[..n]);
-            buf[15] = n as u8;
-            assert_eq!(pack(&s[..n]), u128::from_le_bytes(buf), "{n}");
-        }
-    }
 
     #[test]
     fn texts() {

@@ -155,10 +155,31 @@ pub fn key_of(word: &str) -> u128 {
     if b.is_empty() || b.len() > 15 {
         return EMPTY;
     }
-    let mut buf = [0u8; 16];
-    buf[..b.len()].copy_from_slice(b);
-    buf[15] = b.len() as u8;
-    u128::from_le_bytes(buf)
+    pack(b)
+}
+
+/// The bytes of a word shorter than 16 bytes, little-endian, with its length in byte 15: the
+/// short-word key of this cache and of the word counter (`corpus.rs`). Two overlapping loads
+/// instead of a `memcpy` call per word (a tenth of counting).
+#[inline(always)]
+pub(crate) fn pack(b: &[u8]) -> u128 {
+    let n = b.len();
+    let v = if n >= 8 {
+        let lo = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(b[n - 8..].try_into().expect("8 bytes"));
+        // bytes 8..n are the top n - 8 bytes of `hi`
+        let hi = if n == 8 { 0 } else { hi >> (8 * (16 - n)) };
+        u128::from(lo) | (u128::from(hi) << 64)
+    } else if n >= 4 {
+        let lo = u64::from(u32::from_le_bytes(b[..4].try_into().expect("4 bytes")));
+        let hi = u64::from(u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes")));
+        u128::from(lo | ((hi >> (8 * (8 - n))) << 32))
+    } else {
+        b.iter()
+            .rev()
+            .fold(0u128, |acc, &x| (acc << 8) | u128::from(x))
+    };
+    v | ((n as u128) << 120)
 }
 
 /// [`key_of`] the word `text[start..start + len]`, read straight from `text` with one
@@ -174,7 +195,7 @@ pub fn key_in(text: &[u8], start: usize, len: usize) -> u128 {
             let raw = u128::from_le_bytes(b.try_into().expect("16 bytes"));
             (raw & ((1u128 << (8 * len)) - 1)) | ((len as u128) << 120)
         }
-        None => key_of(std::str::from_utf8(&text[start..start + len]).unwrap_or_default()),
+        None => pack(&text[start..start + len]),
     }
 }
 
@@ -392,6 +413,17 @@ mod tests {
         assert_eq!(get(&c, "a "), None); // the length is part of the key
         insert(&c, &"y".repeat(65), &[1]); // too long to cache
         assert_eq!(get(&c, &"y".repeat(65)), None);
+    }
+
+    #[test]
+    fn pack_matches_bytes() {
+        let s = b"abcdefghijklmnop";
+        for n in 0..16 {
+            let mut buf = [0u8; 16];
+            buf[..n].copy_from_slice(&s[..n]);
+            buf[15] = n as u8;
+            assert_eq!(pack(&s[..n]), u128::from_le_bytes(buf), "{n}");
+        }
     }
 
     #[test]
