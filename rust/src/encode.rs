@@ -254,6 +254,7 @@ impl Tokenizer {
         };
         let (ids, ends) = placed.unwrap_or_else(|| {
             let (mut ids, mut ends) = (Vec::with_capacity(bytes / 3 + 1), Vec::new());
+            crate::huge::advise_capacity(&mut ids);
             encode_run(texts, &mut ids, &mut ends);
             (ids, ends)
         });

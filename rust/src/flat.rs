@@ -42,6 +42,7 @@ pub(crate) fn concat_in_order<R: Sync>(
 ) -> Option<(Vec<u32>, Vec<usize>)> {
     let mut out: Vec<u32> = Vec::new();
     out.try_reserve_exact(bound).ok()?;
+    crate::huge::advise_capacity(&mut out);
     let next_run = AtomicUsize::new(0);
     let buffers: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
     let placer = Mutex::new(Placer {

@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod encode;
 pub mod error;
 mod flat;
+mod huge;
 pub mod io;
 pub mod json;
 pub mod merge;

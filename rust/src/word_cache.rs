@@ -31,6 +31,8 @@ use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use rustc_hash::FxHashMap;
 
+use crate::huge::ZeroedSlice;
+
 /// Entries (short and long words together) before a cache stops growing: at most 16 MB.
 const CAPACITY: usize = 1 << 18;
 /// Words longer than this (bytes) are not cached.
@@ -58,7 +60,7 @@ struct Slot {
 struct Line([Slot; 2]);
 
 struct Table {
-    lines: Vec<Line>,
+    lines: ZeroedSlice<Line>,
     /// 64 - log2(lines.len()): the hash's top bits pick the line.
     shift: u32,
     len: AtomicUsize,
@@ -67,7 +69,8 @@ struct Table {
 impl Table {
     fn new(lines: usize) -> Self {
         Table {
-            lines: (0..lines).map(|_| Line::default()).collect(),
+            // SAFETY: a line of zero bytes is two free slots
+            lines: unsafe { ZeroedSlice::new(lines) },
             shift: 64 - lines.trailing_zeros(),
             len: AtomicUsize::new(0),
         }
@@ -218,7 +221,7 @@ impl WordCache {
             return; // another thread grew it
         }
         let mut new = Table::new(table.lines.len() * 2);
-        for line in &mut table.lines {
+        for line in table.lines.iter_mut() {
             for s in &mut line.0 {
                 let hi = *s.hi.get_mut();
                 if hi != FREE && hi != CLAIMED {
