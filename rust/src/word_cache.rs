@@ -18,6 +18,9 @@
 //!   a slot is claimed by a compare-and-swap of its key's high half, filled, and published by
 //!   storing that half (release), so a reader that sees the key sees the ids. The table only
 //!   grows, under a write lock that readers give up after each chunk of words (`View`).
+//! - The table's memory asks for 2 MB pages (`huge.rs`): with 4 KB pages the frequent words
+//!   alone were spread over every page of an 8 MB table, more pages than the TLB holds, and a
+//!   fresh process paid a page fault per 4 KB of it.
 //! - A cache stops growing at a fixed size instead of evicting (eviction bookkeeping costs
 //!   more than it saves for natural text). The size holds the distinct words of tens of
 //!   megabytes of text (a 32k-entry cache was full after a few megabytes, and every later
