@@ -17,7 +17,6 @@
 //!   count is at least the current one; a popped job whose count is out of date is pushed
 //!   back with the current count. Ties: smallest (left id, right id).
 
-use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
@@ -25,6 +24,9 @@ use rustc_hash::FxHashMap;
 use crate::error::Result;
 use crate::train::{report, Progress, Stage, TrainConfig};
 use crate::vocab::{Model, Pair};
+
+mod pair_map;
+use pair_map::{PairMap, Slot};
 
 /// A heap job: a pair and the count it had when pushed, packed so that one `u128` compare
 /// orders jobs: the count in the high half, the complement of `left << 32 | right` in the low
@@ -95,7 +97,6 @@ impl Arena {
     }
 }
 
-/// A pair's count and its word list, `pool[off..off + len]` of [`Index`].
 /// Pair -> slot number, while the initial index is built.
 trait SlotOf {
     fn slot(&mut self, p: Pair) -> &mut u32;
@@ -123,12 +124,6 @@ impl SlotOf for FxHashMap<Pair, u32> {
 /// Largest symbol count for the flat initial pair table (4 MiB of `u32`).
 const DENSE_IDS: usize = 1024;
 
-struct Slot {
-    count: i64,
-    off: usize,
-    len: u32,
-}
-
 /// Pair counts and, per pair, the ascending indices of the words that hold it (possibly
 /// stale: a listed word may have lost the pair since).
 ///
@@ -137,7 +132,7 @@ struct Slot {
 /// map beside a list map cost two lookups per changed pair. Here lists are appended to one
 /// pool and never freed one by one; when more of the pool is dead than alive it is compacted.
 struct Index {
-    map: FxHashMap<Pair, Slot>,
+    map: PairMap,
     pool: Vec<u32>,
     dead: usize,
 }
@@ -146,18 +141,20 @@ impl Index {
     /// Two passes over the words: count (and size each list), then fill the lists. While no
     /// merge exists the symbols are characters, few enough (below [`DENSE_IDS`]) that a pair
     /// can find its slot in a flat `ids x ids` table instead of a hash map.
-    fn new(arena: &Arena) -> Self {
+    ///
+    /// `grow`: how many more pairs the merges are expected to add (the table is sized once).
+    fn new(arena: &Arena, grow: usize) -> Self {
         let ids = arena.syms.iter().max().map_or(0, |&m| m as usize + 1);
         if ids <= DENSE_IDS {
             let table = vec![u32::MAX; ids * ids];
-            Self::build(arena, DenseSlots { table, ids })
+            Self::build(arena, DenseSlots { table, ids }, grow)
         } else {
-            Self::build(arena, FxHashMap::<Pair, u32>::default())
+            Self::build(arena, FxHashMap::<Pair, u32>::default(), grow)
         }
     }
 
     /// `slot_of.slot(pair)` is where the pair's slot number is kept (`u32::MAX`: none yet).
-    fn build(arena: &Arena, mut slot_of: impl SlotOf) -> Self {
+    fn build(arena: &Arena, mut slot_of: impl SlotOf, grow: usize) -> Self {
         let mut slots: Vec<(Pair, Slot)> = Vec::new();
         // pass 1: counts; `off` holds the last word seen + 1 meanwhile
         for (i, wr) in arena.words.iter().enumerate() {
@@ -204,18 +201,21 @@ impl Index {
                 }
             }
         }
-        let map = slots.into_iter().collect();
+        let mut map = PairMap::with_capacity(slots.len() + grow);
+        for (p, s) in slots {
+            *map.get_or_insert(p, s).0 = s;
+        }
         Index { map, pool, dead: 0 }
     }
 
     fn count(&self, p: &Pair) -> i64 {
-        self.map.get(p).map_or(0, |s| s.count)
+        self.map.get(*p).map_or(0, |s| s.count)
     }
 
     /// Removes `p`, copying its word list into `out` (sorted, without repeats).
     fn take(&mut self, p: &Pair, out: &mut Vec<u32>) {
         out.clear();
-        if let Some(s) = self.map.remove(p) {
+        if let Some(s) = self.map.remove(*p) {
             out.extend_from_slice(&self.pool[s.off..s.off + s.len as usize]);
             self.dead += s.len as usize;
             // Lists are ascending; one that got a second list appended may not be.
@@ -229,36 +229,29 @@ impl Index {
     /// Adds `d` to the count of `p` and appends `words` to its list; returns the new count.
     fn add(&mut self, p: Pair, d: i64, words: &[u32]) -> i64 {
         let pool = &mut self.pool;
-        match self.map.entry(p) {
-            Entry::Vacant(v) => {
-                v.insert(Slot {
-                    count: d,
-                    off: pool.len(),
-                    len: words.len() as u32,
-                });
-                pool.extend_from_slice(words);
-                d
+        let new = Slot {
+            count: d,
+            off: pool.len(),
+            len: words.len() as u32,
+        };
+        let (s, inserted) = self.map.get_or_insert(p, new);
+        if !inserted {
+            let end = s.off + s.len as usize;
+            if end != pool.len() {
+                // move the list to the end of the pool, where it can grow
+                pool.extend_from_within(s.off..end);
+                self.dead += s.len as usize;
+                s.off = pool.len() - s.len as usize;
             }
-            Entry::Occupied(mut o) => {
-                let s = o.get_mut();
-                let end = s.off + s.len as usize;
-                if end != pool.len() {
-                    // move the list to the end of the pool, where it can grow
-                    pool.extend_from_within(s.off..end);
-                    self.dead += s.len as usize;
-                    s.off = pool.len() - s.len as usize;
-                }
-                pool.extend_from_slice(words);
-                s.len += words.len() as u32;
-                s.count += d;
-                s.count
-            }
+            s.len += words.len() as u32;
+            s.count += d;
         }
+        pool.extend_from_slice(words);
+        s.count
     }
 
     fn remove_if_empty(&mut self, p: &Pair) {
-        if self.map.get(p).is_some_and(|s| s.count <= 0) {
-            let s = self.map.remove(p).expect("just seen");
+        if let Some(s) = self.map.remove_if(*p, |s| s.count <= 0) {
             self.dead += s.len as usize;
         }
     }
@@ -269,7 +262,7 @@ impl Index {
             return;
         }
         let mut pool = Vec::with_capacity(self.pool.len() - self.dead);
-        for s in self.map.values_mut() {
+        for s in self.map.slots_mut() {
             let off = pool.len();
             pool.extend_from_slice(&self.pool[s.off..s.off + s.len as usize]);
             s.off = off;
@@ -287,21 +280,21 @@ pub(crate) fn learn_merges(
     cfg: &TrainConfig,
     progress: Progress,
 ) -> Result<()> {
-    let mut index = Index::new(&arena);
+    // at most the merges the words allow: a progress total of 10^9 for `vocab_size=10**9`
+    // on a small corpus would never be reached
+    let total = (cfg.vocab_size.saturating_sub(model.len())).min(arena.max_merges()) as u64;
+    // Each merge adds about ten jobs on English, and the pairs alive at the end are about
+    // as many as the words (30k on 1 MB, 72k on 5 MB); growing the table and the heap step
+    // by step rehashed and copied them (~10% of the loop on 1 MB).
+    let grow = (total as usize * 10).min(arena.words.len());
+    let mut index = Index::new(&arena, grow);
     let mut heap: BinaryHeap<Job> = index
         .map
         .iter()
         .filter(|(_, s)| s.count as u64 >= cfg.min_frequency)
-        .map(|(&pair, s)| Job::new(s.count as u64, pair))
+        .map(|(pair, s)| Job::new(s.count as u64, pair))
         .collect();
-    // at most the merges the words allow: a progress total of 10^9 for `vocab_size=10**9`
-    // on a small corpus would never be reached
-    let total = (cfg.vocab_size.saturating_sub(model.len())).min(arena.max_merges()) as u64;
-    // Each merge adds about ten pairs (and jobs) on English; growing the table and the heap
-    // step by step rehashed and copied them (~10% of the loop on 1 MB).
-    let grow = (total as usize).min(arena.words.len()) * 10;
-    index.map.reserve(grow);
-    heap.reserve(grow);
+    heap.reserve((total as usize).min(arena.words.len()) * 10);
     let step = (total / 100).max(1);
     let mut done = 0u64;
     let ids = cfg
@@ -446,11 +439,14 @@ fn decrement(index: &mut Index, p: Pair, d: i64, emptied: &mut Vec<Pair>) {
     // A pair made by this very merge (`(new, a)` in `a a a a`) may not exist yet: it goes
     // negative here and the increment brings it back.
     let off = index.pool.len();
-    let e = index.map.entry(p).or_insert(Slot {
-        count: 0,
-        off,
-        len: 0,
-    });
+    let (e, _) = index.map.get_or_insert(
+        p,
+        Slot {
+            count: 0,
+            off,
+            len: 0,
+        },
+    );
     e.count -= d;
     if e.count <= 0 {
         emptied.push(p);
