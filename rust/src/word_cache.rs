@@ -223,23 +223,40 @@ impl WordCache {
         if (len + 1) * 4 <= table.lines.len() * 2 * 3 {
             return; // another thread grew it
         }
-        let mut new = Table::new(table.lines.len() * 2);
-        for line in table.lines.iter_mut() {
-            for s in &mut line.0 {
-                let hi = *s.hi.get_mut();
-                if hi != FREE && hi != CLAIMED {
-                    let val = s.val.each_mut().map(|a| *a.get_mut());
-                    new.place(hi, *s.lo.get_mut(), val);
-                }
+        let lines = table.lines.len() * 2;
+        rehash(&mut table, lines);
+    }
+
+    /// Makes room for about `words` entries (up to the cache's capacity) in one step.
+    pub fn reserve(&self, words: usize) {
+        let lines = (words.min(CAPACITY) * 2 / 3 + 1).next_power_of_two();
+        if self.table.read().map_or(true, |t| t.lines.len() < lines) {
+            let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+            if table.lines.len() < lines {
+                rehash(&mut table, lines);
             }
         }
-        *table = new;
     }
 
     #[cfg(test)]
     fn lines(&self) -> usize {
         self.table.read().unwrap().lines.len()
     }
+}
+
+/// Replaces `table` by one of `lines` lines holding the same entries.
+fn rehash(table: &mut Table, lines: usize) {
+    let mut new = Table::new(lines);
+    for line in table.lines.iter_mut() {
+        for s in &mut line.0 {
+            let hi = *s.hi.get_mut();
+            if hi != FREE && hi != CLAIMED {
+                let val = s.val.each_mut().map(|a| *a.get_mut());
+                new.place(hi, *s.lo.get_mut(), val);
+            }
+        }
+    }
+    *table = new;
 }
 
 #[inline]
@@ -460,6 +477,26 @@ mod tests {
             assert_eq!(get(&c, w), Some(vec![i as u32, 1]), "{w}");
         }
         assert_eq!(get(&c, "w20000"), None);
+    }
+
+    #[test]
+    fn reserve_grows_once_and_keeps_every_word() {
+        let c = WordCache::default();
+        for i in 0..1000u32 {
+            insert(&c, &format!("w{i}"), &[i]);
+        }
+        let before = c.lines();
+        c.reserve(100_000);
+        assert!(c.lines() * 2 * 3 / 4 >= 100_000, "{}", c.lines());
+        assert!(c.lines() > before);
+        let after = c.lines();
+        c.reserve(10); // never shrinks
+        c.reserve(usize::MAX); // capped at the capacity
+        assert!(c.lines() * 2 * 3 / 4 >= CAPACITY && c.lines() <= 2 * CAPACITY);
+        assert!(c.lines() >= after);
+        for i in 0..1000u32 {
+            assert_eq!(get(&c, &format!("w{i}")), Some(vec![i]));
+        }
     }
 
     #[test]
