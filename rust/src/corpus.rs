@@ -20,12 +20,18 @@ use crate::pretokenize::words;
 use crate::train::{report, Progress, Stage};
 use crate::word_cache::pack;
 
+mod short_counts;
+use short_counts::ShortCounts;
+
 /// Bytes per chunk of a training file.
 const CHUNK: usize = 4 << 20;
-/// Bytes of text per distinct word to expect when sizing a chunk's table (English has about
-/// 40 at 1 MB, more as the text grows): growing the table step by step rehashed it and
-/// touched twice the memory (page faults were a tenth of a one-shot training on 5 MB).
-const WORD_BYTES: usize = 64;
+/// The distinct words to expect in `bytes` of text, to size a chunk's table: English has
+/// ~26k in 1 MB and ~72k in 5 MB, about `26k * MB^0.63` (Heaps' law), here with 15% to
+/// spare. Growing the table step by step rehashed it and touched twice the memory (page
+/// faults were a tenth of a one-shot training on 5 MB); a larger vocabulary still grows it.
+fn expected_words(bytes: usize) -> usize {
+    (26_000.0 * (bytes as f64 / 1e6).powf(0.63)) as usize
+}
 /// Texts per rayon task when counting a batch of texts.
 const TEXTS_PER_TASK: usize = 256;
 
@@ -83,7 +89,7 @@ impl WordCounts {
     /// Calls `f` with every word as counted and its count; a space in a word stands for `▁`
     /// (and one word may come twice, once written with spaces and once with `▁`).
     pub(crate) fn for_each_raw(&self, mut f: impl FnMut(&str, u64)) {
-        for (&k, &c) in &self.raw.short {
+        for (k, c) in self.raw.short.iter() {
             let buf = k.to_le_bytes();
             // SAFETY: the key holds the bytes of a `&str` (`Tally::add_n`), whole.
             f(
@@ -184,7 +190,7 @@ impl WordCounts {
                         path: path.to_path_buf(),
                         offset: offset + e.valid_up_to() as u64,
                     })?;
-                    let mut local = Tally::with_capacity(text.len() / WORD_BYTES);
+                    let mut local = Tally::with_capacity(expected_words(text.len()));
                     count_text(text, norm, &mut local);
                     Ok(local)
                 })
@@ -198,13 +204,37 @@ impl WordCounts {
     }
 }
 
+/// Words a short-word lookup runs behind the pre-tokenizer.
+const LAG: usize = 8;
+
 /// Counts the words of one raw text into `local` (keys are spans of the NFC text).
+///
+/// Why the lag (performance notes): the table outgrows the L2 cache, and a rare word's
+/// lookup is a cache miss (a quarter of counting on 5 MB of English). Each short word's
+/// entry is prefetched when the word is found and looked up `LAG` words later, so the misses
+/// overlap with pre-tokenizing instead of following one another.
 fn count_text(text: &str, norm: Normalizer, local: &mut Tally) {
+    let mut ring = [0u128; LAG];
+    let mut n = 0usize;
     norm.for_each_piece(text, |piece| {
         for w in words(piece) {
-            local.add(w);
+            let b = w.as_bytes();
+            if b.len() < 16 && !b.is_empty() {
+                let key = pack(b);
+                local.short.prefetch(key);
+                let old = std::mem::replace(&mut ring[n % LAG], key);
+                if n >= LAG {
+                    local.short.add(old, 1);
+                }
+                n += 1;
+            } else {
+                local.add(w);
+            }
         }
     });
+    for &key in &ring[..n.min(LAG)] {
+        local.short.add(key, 1);
+    }
 }
 
 /// The word table while counting, keyed by the raw (NFC, spaces not yet `▁`) word.
@@ -212,10 +242,11 @@ fn count_text(text: &str, norm: Normalizer, local: &mut Tally) {
 /// Why two maps (performance notes): most words are at most 15 bytes long; such a word is
 /// packed with its length into a `u128`, so a lookup is one integer hash and compare, with no
 /// `memcmp` call and no allocation per new word (string keys cost 20% of counting in memcmp
-/// alone). Longer words go to a string map. Keys become marker-form strings once, at the end.
+/// alone). Longer words (and the empty word, whose packed form is zero) go to a string map.
+/// Keys become marker-form strings once, at the end.
 #[derive(Clone, Debug, Default)]
 struct Tally {
-    short: FxHashMap<u128, u64>,
+    short: ShortCounts,
     long: FxHashMap<Box<str>, u64>,
 }
 
@@ -228,8 +259,8 @@ impl Tally {
     #[inline]
     fn add_n(&mut self, w: &str, n: u64) {
         let b = w.as_bytes();
-        if b.len() < 16 {
-            *self.short.entry(pack(b)).or_insert(0) += n;
+        if b.len() < 16 && !b.is_empty() {
+            self.short.add(pack(b), n);
         } else if let Some(c) = self.long.get_mut(w) {
             *c += n;
         } else {
@@ -239,7 +270,7 @@ impl Tally {
 
     fn with_capacity(words: usize) -> Self {
         Tally {
-            short: FxHashMap::with_capacity_and_hasher(words, Default::default()),
+            short: ShortCounts::with_capacity(words),
             long: FxHashMap::default(),
         }
     }
@@ -249,8 +280,8 @@ impl Tally {
         if self.short.len() < other.short.len() {
             std::mem::swap(&mut self, &mut other);
         }
-        for (k, c) in other.short {
-            *self.short.entry(k).or_insert(0) += c;
+        for (k, c) in other.short.iter() {
+            self.short.add(k, c);
         }
         for (w, c) in other.long {
             *self.long.entry(w).or_insert(0) += c;
