@@ -49,7 +49,7 @@ impl Ranks for Model {
 }
 
 impl Ranks for PairTable {
-    #[inline]
+    #[inline(always)]
     fn rank(&self, a: u32, b: u32) -> Option<u32> {
         self.get(a, b)
     }

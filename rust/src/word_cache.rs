@@ -281,8 +281,38 @@ impl View<'_> {
     }
 
     /// Appends the cached ids of `word` (whose key is `key`) to `out`; false if not cached.
-    #[inline]
+    ///
+    /// The usual hit (a short word in its home line, at most 3 ids) takes no loop: both slots
+    /// of the line are compared, and the ids are copied with three unconditional stores before
+    /// the length is set. Everything else is [`View::get_slow`].
+    #[inline(always)]
     pub fn get(&self, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
+        let (hi, lo) = halves(key);
+        let [a, b] = &self.table.lines[self.table.home(hi, lo)].0;
+        let hit_a = a.hi.load(Acquire) == hi && a.lo.load(Relaxed) == lo;
+        let hit_b = b.hi.load(Acquire) == hi && b.lo.load(Relaxed) == lo;
+        let s = if hit_a { a } else { b };
+        let n = s.val[0].load(Relaxed) as usize;
+        if key != EMPTY && (hit_a || hit_b) && n <= 3 {
+            let ids = [1, 2, 3].map(|k| s.val[k].load(Relaxed));
+            out.reserve(3);
+            let len = out.len();
+            out.spare_capacity_mut()[..3]
+                .iter_mut()
+                .zip(ids)
+                .for_each(|(d, v)| {
+                    d.write(v);
+                });
+            // SAFETY: `len + n <= len + 3` slots are initialised (written just above).
+            unsafe { out.set_len(len + n) };
+            return true;
+        }
+        self.get_slow(word, key, out)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn get_slow(&self, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
         if key == EMPTY {
             let long = self
                 .cache
@@ -303,10 +333,7 @@ impl View<'_> {
             if h == hi && s.lo.load(Relaxed) == lo {
                 let n = s.val[0].load(Relaxed) as usize;
                 if n <= 3 {
-                    // a fixed-size copy, then the length: no memcpy call
-                    let len = out.len();
-                    out.extend(s.val[1..].iter().map(|v| v.load(Relaxed)));
-                    out.truncate(len + n);
+                    out.extend(s.val[1..=n].iter().map(|v| v.load(Relaxed)));
                 } else {
                     let start = s.val[1].load(Relaxed) as usize;
                     let spill = self
