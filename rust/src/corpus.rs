@@ -26,9 +26,9 @@ use short_counts::ShortCounts;
 /// Bytes per chunk of a training file.
 const CHUNK: usize = 4 << 20;
 /// The distinct words to expect in `bytes` of text, to size a chunk's table: English has
-/// ~26k in 1 MB and ~72k in 5 MB, about `26k * MB^0.63` (Heaps' law), here with 15% to
-/// spare. Growing the table step by step rehashed it and touched twice the memory (page
-/// faults were a tenth of a one-shot training on 5 MB); a larger vocabulary still grows it.
+/// ~26k in 1 MB and ~72k in 5 MB, about `26k * MB^0.63` (Heaps' law). Growing the table
+/// step by step rehashed it and touched twice the memory (page faults were a tenth of a
+/// one-shot training on 5 MB); a text with more distinct words still grows it.
 fn expected_words(bytes: usize) -> usize {
     (26_000.0 * (bytes as f64 / 1e6).powf(0.63)) as usize
 }

@@ -37,7 +37,8 @@ fn split(key: u128) -> [u64; 2] {
 impl ShortCounts {
     /// Room for `words` keys before the table grows.
     pub(super) fn with_capacity(words: usize) -> Self {
-        // at most 3/4 full: short probes
+        // at most 7/8 full, as `HashMap`: 1 MB of English (26k words) then fits 32k entries
+        // (768 KB); at most 3/4 doubled it, and was no faster
         Self::with_slots(match words {
             0 => 0,
             _ => (words * 8 / 7 + 1).next_power_of_two().max(16),
