@@ -13,11 +13,10 @@
 //!   the merge (already ascending and without repeats) and appended to the index's pool.
 //! - Counts and word lists share one table, the lists one pool (`Index`): no allocation per
 //!   pair. On 1-5 MB (the pure-Python reference comparison) these three cut training ~1.5x.
-//! - Max-heap with lazy refresh, as before: every pair with a positive count has a job whose
-//!   count is at least the current one; a popped job whose count is out of date is pushed
-//!   back with the current count. Ties: smallest (left id, right id).
-
-use std::collections::BinaryHeap;
+//! - A max-queue of jobs with lazy refresh, as before (`queue.rs`: buckets by count below a
+//!   heap): every pair with a positive count has a job whose count is at least the current
+//!   one; a popped job whose count is out of date is pushed back with the current count.
+//!   Ties: smallest (left id, right id).
 
 use rustc_hash::FxHashMap;
 
@@ -26,32 +25,9 @@ use crate::train::{report, Progress, Stage, TrainConfig};
 use crate::vocab::{Model, Pair};
 
 mod pair_map;
+mod queue;
 use pair_map::{PairMap, Slot};
-
-/// A heap job: a pair and the count it had when pushed, packed so that one `u128` compare
-/// orders jobs: the count in the high half, the complement of `left << 32 | right` in the low
-/// half (max count first; on equal counts the smaller pair is "greater", popped first). The
-/// struct with a two-field `Ord` spent ~7% of the loop in heap compares on 1 MB.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Job(u128);
-
-impl Job {
-    #[inline]
-    fn new(count: u64, (a, b): Pair) -> Self {
-        Job(u128::from(count) << 64 | u128::from(!(u64::from(a) << 32 | u64::from(b))))
-    }
-
-    #[inline]
-    fn count(self) -> u64 {
-        (self.0 >> 64) as u64
-    }
-
-    #[inline]
-    fn pair(self) -> Pair {
-        let p = !(self.0 as u64);
-        ((p >> 32) as u32, p as u32)
-    }
-}
+use queue::Queue;
 
 /// All words' symbols back to back; word `i` is `syms[start..start + len]` of `words[i]`.
 /// (Start, length and count side by side: a visit misses one line, not three arrays.)
@@ -283,18 +259,17 @@ pub(crate) fn learn_merges(
     // at most the merges the words allow: a progress total of 10^9 for `vocab_size=10**9`
     // on a small corpus would never be reached
     let total = (cfg.vocab_size.saturating_sub(model.len())).min(arena.max_merges()) as u64;
-    // Each merge adds about ten jobs on English, and the pairs alive at the end are about
-    // as many as the words (30k on 1 MB, 72k on 5 MB); growing the table and the heap step
-    // by step rehashed and copied them (~10% of the loop on 1 MB).
+    // Each merge adds up to ten pairs on English, and the pairs alive at the end are about
+    // as many as the words (30k on 1 MB, 72k on 5 MB); growing the table step by step
+    // rehashed and copied them (~10% of the loop on 1 MB).
     let grow = (total as usize * 10).min(arena.words.len());
     let mut index = Index::new(&arena, grow);
-    let mut heap: BinaryHeap<Job> = index
-        .map
-        .iter()
-        .filter(|(_, s)| s.count as u64 >= cfg.min_frequency)
-        .map(|(pair, s)| Job::new(s.count as u64, pair))
-        .collect();
-    heap.reserve((total as usize).min(arena.words.len()) * 10);
+    let mut queue = Queue::new();
+    for (pair, s) in index.map.iter() {
+        if s.count as u64 >= cfg.min_frequency {
+            queue.push(s.count as u64, pair);
+        }
+    }
     let step = (total / 100).max(1);
     let mut done = 0u64;
     let ids = cfg
@@ -306,21 +281,23 @@ pub(crate) fn learn_merges(
     let mut at: Vec<u32> = Vec::new();
     report(progress, Stage::Merge, 0, total)?;
     while model.len() < cfg.vocab_size {
-        let Some(job) = heap.pop() else { break };
-        let current = index.count(&job.pair()).max(0) as u64;
-        if current != job.count() {
+        let Some((count, pair)) = queue.pop() else {
+            break;
+        };
+        let current = index.count(&pair).max(0) as u64;
+        if current != count {
             // Out of date. A lower count is re-queued; a higher one already has its own job.
-            if current > 0 && current < job.count() {
-                heap.push(Job::new(current, job.pair()));
+            if current > 0 && current < count {
+                queue.push(current, pair);
             }
             continue;
         }
         if current < cfg.min_frequency || current == 0 {
             break;
         }
-        let (a, b) = job.pair();
-        let new = model.add_merge(job.pair());
-        index.take(&job.pair(), &mut at);
+        let (a, b) = pair;
+        let new = model.add_merge(pair);
+        index.take(&pair, &mut at);
         for (k, &i) in at.iter().enumerate() {
             if let Some(&j) = at.get(k + 16) {
                 prefetch(arena.words.as_ptr().wrapping_add(j as usize));
@@ -377,7 +354,7 @@ pub(crate) fn learn_merges(
                 side.words[k].clear();
                 // below `min_frequency` a pair can never be picked; it is pushed if it grows
                 if c > 0 && c as u64 >= cfg.min_frequency {
-                    heap.push(Job::new(c as u64, p));
+                    queue.push(c as u64, p);
                 }
             }
             side.touched.clear();
