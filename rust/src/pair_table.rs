@@ -3,15 +3,16 @@
 //! Why not the model's `FxHashMap` (performance notes): a word missing from the word cache
 //! is merged by rank, one pair lookup per symbol and two per merge, and the lookups of a
 //! 32k vocabulary fall outside the L1/L2 caches. A `hashbrown` lookup reads a control-byte
-//! group and then the entry, two cache lines; here an entry is 16 bytes in one flat array
+//! group and then the entry, two cache lines; here an entry is 8 bytes in one flat array
 //! probed linearly, one line per lookup, and [`PairTable::prefetch`] lets the merge request
 //! the lines of all of a word's pairs before it reads the first.
-//! - The table is kept an eighth full (2 MB, one huge page, for a 32k vocabulary), so a pair
-//!   is nearly always settled by its home slot: found there, or the slot is free. That case
-//!   is decided without a branch on the slot's contents; probing on is a cold path. At half
-//!   full, the probe loop's branches were mispredicted on 40% of lookups, and misses are most
-//!   of a cold encoding's mispredicted branches (about 30 per new word, measured with
-//!   `valgrind --tool=callgrind --branch-sim=yes`).
+//! - A pair is usually settled by its home slot (found there, or the slot is free), and that
+//!   case is decided without a branch on the slot's contents; probing on is a cold path. The
+//!   slot-by-slot loop mispredicted a branch on many lookups, and misses are most of a cold
+//!   encoding's mispredicted branches (about 30 per new word, counted with
+//!   `valgrind --tool=callgrind --branch-sim=yes`). A sparser table (an eighth full, 2 MB)
+//!   mispredicted less but missed the L2 cache more: slower in a fresh process (perf: the merge
+//!   took 1.0x the hit path's samples, against 0.72x at half full).
 
 use crate::huge::ZeroedSlice;
 use crate::vocab::Model;
@@ -22,10 +23,6 @@ const RANK_BITS: u32 = 24;
 const RANK_MASK: u64 = (1 << RANK_BITS) - 1;
 /// A free slot (its rank field is all ones, which no merge has).
 const EMPTY: u64 = u64::MAX;
-
-/// Slots at most this many (16 MB) get the sparse load of one eighth; larger tables are kept
-/// half full.
-const SPARSE_SLOTS: usize = 1 << 21;
 
 /// A read-only open-addressing copy of a model's merge ranks, 8 bytes a pair.
 pub struct PairTable {
@@ -49,13 +46,8 @@ impl PairTable {
         if model.len() >= (1 << ID_BITS) - 1 || merges.len() as u64 >= RANK_MASK {
             return None;
         }
-        let sparse = (merges.len() * 8).next_power_of_two();
-        let n = if sparse <= SPARSE_SLOTS {
-            sparse
-        } else {
-            (merges.len() * 2).next_power_of_two()
-        }
-        .max(16);
+        // at most half full: most pairs sit in their home slot
+        let n = (merges.len() * 2).next_power_of_two().max(16);
         let result: Vec<u32> = merges.iter().map(|&(_, id)| id).collect();
         let first = result.first().copied().filter(|&f| {
             (0..result.len()).all(|r| u64::from(result[r]) == u64::from(f) + r as u64)
