@@ -336,6 +336,17 @@ pub(crate) fn learn_merges(
             }
             wr.len = w as u32;
         }
+        // The table entries of every pair about to change, asked for at once: their cache
+        // misses overlap instead of following one another (performance notes: the table is
+        // a few MB, and these lookups were a fifth of the loop on 1 MB).
+        for &x in &left.touched {
+            index.map.prefetch((x, a));
+            index.map.prefetch((x, new));
+        }
+        for &y in &right.touched {
+            index.map.prefetch((b, y));
+            index.map.prefetch((new, y));
+        }
         // Decrements first, increments second: a pair can be in both (`(new, a)`), and a
         // pushed job must carry the pair's final count; emptied pairs go once all is applied.
         for &x in &left.touched {
