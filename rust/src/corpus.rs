@@ -320,6 +320,7 @@ impl<'a> ChunkReader<'a> {
                 let want = (target - buf.len()) as u64;
                 // room up front: growing by doubling copied the chunk several times
                 buf.reserve(want as usize);
+                crate::huge::advise_capacity(&mut buf);
                 let got = (&mut self.file)
                     .take(want)
                     .read_to_end(&mut buf)

@@ -44,10 +44,13 @@ struct WordRef {
 
 impl Arena {
     pub(crate) fn with_capacity(words: usize) -> Self {
-        Arena {
+        let mut a = Arena {
             syms: Vec::with_capacity(words * 8),
             words: Vec::with_capacity(words),
-        }
+        };
+        crate::huge::advise_capacity(&mut a.syms);
+        crate::huge::advise_capacity(&mut a.words);
+        a
     }
 
     /// The most merges these words allow (each merge shortens some word by one symbol):
@@ -166,6 +169,7 @@ impl Index {
         // pass 2: word lists, ascending
         // room for the lists the merges add (growing by doubling copies the pool)
         let mut pool = Vec::with_capacity(4 * total);
+        crate::huge::advise_capacity(&mut pool);
         pool.resize(total, 0u32);
         for i in 0..arena.words.len() {
             for p in arena.word(i).windows(2) {
