@@ -147,7 +147,7 @@ impl Tokenizer {
     /// waiting on memory in turn (the tail of a Zipf vocabulary does not stay in the caches).
     fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
         let (mut words, bytes) = (words(piece), piece.as_bytes());
-        let mut chunk = [("", 0u128); CHUNK];
+        let mut chunk = [("", 0u128, 0usize); CHUNK];
         let mut view = self.cache.view();
         for k in 1.. {
             let mut n = 0;
@@ -155,12 +155,11 @@ impl Tokenizer {
                 let Some(w) = words.next() else { break };
                 let start = w.as_ptr() as usize - bytes.as_ptr() as usize;
                 let key = key_in(bytes, start, w.len());
-                view.prefetch(key);
-                chunk[n] = (w, key);
+                chunk[n] = (w, key, view.prefetch(key));
                 n += 1;
             }
-            for &(w, key) in &chunk[..n] {
-                if !view.get(w, key, out) {
+            for &(w, key, home) in &chunk[..n] {
+                if !view.get_at(home, w, key, out) {
                     self.encode_word(w, key, &mut view, out);
                 }
             }

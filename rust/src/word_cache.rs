@@ -198,12 +198,29 @@ pub fn key_in(text: &[u8], start: usize, len: usize) -> u128 {
     }
     match text.get(start..start + 16) {
         Some(b) => {
-            let raw = u128::from_le_bytes(b.try_into().expect("16 bytes"));
-            (raw & ((1u128 << (8 * len)) - 1)) | ((len as u128) << 120)
+            // the masks from a table: a variable 128-bit shift cost a dozen instructions a word
+            let lo = u64::from_le_bytes(b[..8].try_into().expect("8 bytes")) & KEY_MASK[len].0;
+            let hi = u64::from_le_bytes(b[8..].try_into().expect("8 bytes")) & KEY_MASK[len].1;
+            u128::from(lo) | (u128::from(hi | (len as u64) << 56) << 64)
         }
         None => pack(&text[start..start + len]),
     }
 }
+
+/// The (low, high) halves of the mask that keeps the first `len` bytes of 16, by `len`.
+const KEY_MASK: [(u64, u64); 16] = {
+    let mut m = [(0, 0); 16];
+    let mut len = 0;
+    while len < 16 {
+        m[len] = if len < 8 {
+            ((1 << (8 * len)) - 1, 0)
+        } else {
+            (u64::MAX, (1 << (8 * (len - 8))) - 1)
+        };
+        len += 1;
+    }
+    m
+};
 
 impl WordCache {
     pub fn view(&self) -> View<'_> {
@@ -265,30 +282,44 @@ fn halves(key: u128) -> (u64, u64) {
 }
 
 impl View<'_> {
-    /// Asks the CPU to fetch the line where `key` would be (a hint; no effect on results).
+    /// The line where the entry of `key` starts looking (valid while this view lasts).
     #[inline]
-    pub fn prefetch(&self, key: u128) {
+    pub fn home(&self, key: u128) -> usize {
+        let (hi, lo) = halves(key);
+        self.table.home(hi, lo)
+    }
+
+    /// Asks the CPU to fetch the line where `key` would be (a hint; no effect on results) and
+    /// returns that line's index for [`View::get_at`].
+    #[inline]
+    pub fn prefetch(&self, key: u128) -> usize {
+        let home = self.home(key);
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let (hi, lo) = halves(key);
-            let line: *const Line = &self.table.lines[self.table.home(hi, lo)];
+            let line: *const Line = &self.table.lines[home];
             // SAFETY: a prefetch has no effect on memory or results; `line` is in bounds.
             unsafe { _mm_prefetch(line as *const i8, _MM_HINT_T0) };
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = key;
+        home
     }
 
     /// Appends the cached ids of `word` (whose key is `key`) to `out`; false if not cached.
+    #[inline]
+    pub fn get(&self, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
+        self.get_at(self.home(key), word, key, out)
+    }
+
+    /// [`View::get`] given the key's home line (from [`View::prefetch`] on this view): the
+    /// hash is computed once per word.
     ///
     /// The usual hit (a short word in its home line, at most 3 ids) takes no loop: both slots
     /// of the line are compared, and the ids are copied with three unconditional stores before
     /// the length is set. Everything else is [`View::get_slow`].
     #[inline(always)]
-    pub fn get(&self, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
+    pub fn get_at(&self, home: usize, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
         let (hi, lo) = halves(key);
-        let [a, b] = &self.table.lines[self.table.home(hi, lo)].0;
+        let [a, b] = &self.table.lines[home].0;
         let hit_a = a.hi.load(Acquire) == hi && a.lo.load(Relaxed) == lo;
         let hit_b = b.hi.load(Acquire) == hi && b.lo.load(Relaxed) == lo;
         let s = if hit_a { a } else { b };
