@@ -238,3 +238,97 @@ def test_lone_surrogates_become_replacement_character(tok):
     # str may hold lone surrogates (not UTF-8): the wrapper replaces them with U+FFFD
     assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb"
     assert tok.encode_batch(["\udfff"]) == [tok.encode("\ufffd")]
+
+
+# ---- numpy is a lazy dependency ---------------------------------------------------------
+
+_NO_NUMPY_SCRIPT = """
+import sys, tempfile
+import fastbpe
+import fastbpe.cli
+
+def check(step):
+    assert "numpy" not in sys.modules, f"numpy was imported by {step}"
+
+check("import fastbpe")
+texts = ["low lower lowest", "new newer newest", "[MASK] wide wider"] * 5
+tok = fastbpe.Tokenizer.train(texts, 60, min_frequency=1, show_progress=False)
+check("Tokenizer.train")
+ids = tok.encode("lower newest")
+batch = tok.encode_batch(["low", "newer [MASK]"])
+assert tok.decode(ids) == "lower newest", tok.decode(ids)
+assert tok.decode_batch(batch) == ["low", "newer [MASK]"]
+assert tok.id_to_token(ids[0]) is not None
+check("encode / decode")
+with tempfile.TemporaryDirectory() as tmp:
+    tok.save(tmp)
+    loaded = fastbpe.Tokenizer.load(tmp)
+    assert loaded.encode("lower newest") == ids
+    check("save / load")
+    assert fastbpe.cli.main(["info", "-t", tmp]) == 0
+    assert fastbpe.cli.main(["decode", "-t", tmp, *map(str, ids)]) == 0
+    check("python -m fastbpe info / decode")
+
+# encode_batch_flat returns numpy arrays: it may (and does) import numpy
+flat, offsets = tok.encode_batch_flat(["low", "newer [MASK]"])
+import numpy as np
+assert isinstance(flat, np.ndarray) and flat.dtype == np.uint32, flat.dtype
+assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64, offsets.dtype
+assert offsets.tolist() == [0, len(batch[0]), len(batch[0]) + len(batch[1])]
+assert flat.tolist() == batch[0] + batch[1]
+# once numpy is loaded, numpy values are recognised as before
+assert tok.decode(np.asarray(ids)) == "lower newest"
+assert tok.decode([np.int64(i) for i in ids]) == "lower newest"
+print("ok")
+"""
+
+
+def test_numpy_is_imported_only_when_needed():
+    """`import fastbpe`, training, encoding, decoding lists and save/load do not import numpy
+    (69 ms of the import, and OpenBLAS threads that compete with training); in a fresh
+    process, as an earlier test may have imported it here."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", _NO_NUMPY_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.rstrip().endswith("ok")
+
+
+def test_numpy_values_accepted_and_checked(tok):
+    ids = tok.encode("lower newest")
+    assert tok.decode(np.asarray(ids, dtype=np.uint32)) == tok.decode(ids)
+    assert tok.decode([np.int64(i) for i in ids]) == tok.decode(ids)
+    assert tok.decode_batch([np.asarray(ids)]) == [tok.decode(ids)]
+    assert tok.id_to_token(np.int32(ids[0])) == tok.id_to_token(ids[0])
+    assert tok.encode("a [MASK]", special_tokens=np.bool_(False)) == tok.encode(
+        "a [MASK]", special_tokens=False
+    )
+    small = type(tok).train(
+        ["ab ab ab"],
+        np.int64(40),
+        min_frequency=np.int32(1),
+        byte_fallback=np.bool_(False),
+        show_progress=False,
+    )
+    assert small.vocab_size <= 40
+    with pytest.raises(
+        TypeError, match=r"^ids must be a 1-D integer array, got int64 with shape \(2, 2\)$"
+    ):
+        tok.decode(np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(
+        TypeError, match=r"^ids must be a 1-D integer array, got float64 with shape \(3,\)$"
+    ):
+        tok.decode(np.zeros(3))
+    with pytest.raises(TypeError, match=r"^ids must contain int, got float64$"):
+        tok.decode([np.float64(1.0)])
+    with pytest.raises(
+        TypeError, match=rf"^ids must contain int, got {type(np.bool_(True)).__name__}$"
+    ):
+        tok.decode([np.bool_(True)])
+    with pytest.raises(TypeError, match=r"^vocab_size must be an int, got float64$"):
+        type(tok).train(["ab"], np.float64(40), show_progress=False)
+    with pytest.raises(TypeError, match=r"^special_tokens must be True or False, got int64$"):
+        tok.encode("a", special_tokens=np.int64(1))
