@@ -240,6 +240,31 @@ def test_lone_surrogates_become_replacement_character(tok):
     assert tok.encode_batch(["\udfff"]) == [tok.encode("\ufffd")]
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["a", 3], "texts must contain str; item 1 is int"),
+        (["a", b"x"], "texts must contain str; item 1 is bytes"),
+        (("a", None), "texts must contain str; item 1 is NoneType"),
+        ("abc", "wrap a single text in a list"),
+    ],
+)
+def test_batch_refuses_non_str_items_with_the_documented_message(tok, bad, message):
+    # a list goes to the native side unchecked; what it refuses is explained the same way
+    for encode in (tok.encode_batch, tok.encode_batch_flat):
+        with pytest.raises(TypeError, match=message):
+            encode(bad)
+
+
+def test_batch_accepts_any_iterable_and_lone_surrogates(tok):
+    expected = tok.encode_batch(["a b", "c"])
+    assert tok.encode_batch(("a b", "c")) == expected
+    assert tok.encode_batch(t for t in ["a b", "c"]) == expected
+    ids, offsets = tok.encode_batch_flat(["a\ud800b"])
+    assert ids.tolist() == tok.encode("a\ufffdb")
+    assert offsets.tolist() == [0, len(ids)]
+
+
 # ---- numpy is a lazy dependency ---------------------------------------------------------
 
 _NO_NUMPY_SCRIPT = """
