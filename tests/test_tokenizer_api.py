@@ -265,61 +265,7 @@ def test_batch_accepts_any_iterable_and_lone_surrogates(tok):
     assert offsets.tolist() == [0, len(ids)]
 
 
-# ---- numpy is a lazy dependency ---------------------------------------------------------
-
-_NO_NUMPY_SCRIPT = """
-import sys, tempfile
-import fastbpe
-import fastbpe.cli
-
-def check(step):
-    assert "numpy" not in sys.modules, f"numpy was imported by {step}"
-
-check("import fastbpe")
-texts = ["low lower lowest", "new newer newest", "[MASK] wide wider"] * 5
-tok = fastbpe.Tokenizer.train(texts, 60, min_frequency=1, show_progress=False)
-check("Tokenizer.train")
-ids = tok.encode("lower newest")
-batch = tok.encode_batch(["low", "newer [MASK]"])
-assert tok.decode(ids) == "lower newest", tok.decode(ids)
-assert tok.decode_batch(batch) == ["low", "newer [MASK]"]
-assert tok.id_to_token(ids[0]) is not None
-check("encode / decode")
-with tempfile.TemporaryDirectory() as tmp:
-    tok.save(tmp)
-    loaded = fastbpe.Tokenizer.load(tmp)
-    assert loaded.encode("lower newest") == ids
-    check("save / load")
-    assert fastbpe.cli.main(["info", "-t", tmp]) == 0
-    assert fastbpe.cli.main(["decode", "-t", tmp, *map(str, ids)]) == 0
-    check("python -m fastbpe info / decode")
-
-# encode_batch_flat returns numpy arrays: it may (and does) import numpy
-flat, offsets = tok.encode_batch_flat(["low", "newer [MASK]"])
-import numpy as np
-assert isinstance(flat, np.ndarray) and flat.dtype == np.uint32, flat.dtype
-assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64, offsets.dtype
-assert offsets.tolist() == [0, len(batch[0]), len(batch[0]) + len(batch[1])]
-assert flat.tolist() == batch[0] + batch[1]
-# once numpy is loaded, numpy values are recognised as before
-assert tok.decode(np.asarray(ids)) == "lower newest"
-assert tok.decode([np.int64(i) for i in ids]) == "lower newest"
-print("ok")
-"""
-
-
-def test_numpy_is_imported_only_when_needed():
-    """`import fastbpe`, training, encoding, decoding lists and save/load do not import numpy
-    (69 ms of the import, and OpenBLAS threads that compete with training); in a fresh
-    process, as an earlier test may have imported it here."""
-    import subprocess
-    import sys
-
-    run = subprocess.run(
-        [sys.executable, "-c", _NO_NUMPY_SCRIPT], capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.rstrip().endswith("ok")
+# ---- numpy values ------------------------------------------------------------------------
 
 
 def test_numpy_values_accepted_and_checked(tok):

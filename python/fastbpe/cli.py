@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
+
 from fastbpe.tokenizer import Tokenizer
 
 PROG = "fastbpe"
@@ -213,8 +215,6 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 
 def _atomic_save_npy(path: Path, array: Any) -> None:
-    import numpy as np
-
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -319,8 +319,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
             sys.stdout.write("\n".join(out) + "\n")
         return 0
 
-    import numpy as np  # here, not at the top: train, info and decode do not need it
-
     chunks, lengths = [], []
     for batch in _batches(texts, BATCH_LINES):
         ids, offsets = tok.encode_batch_flat(batch, special_tokens=special)
@@ -342,8 +340,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> Any:
-    import numpy as np
-
     try:
         return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
     except ValueError:  # not a .npy file, or one holding Python objects
@@ -352,8 +348,6 @@ def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> Any:
 
 def _npy_sequences(name: str) -> Iterator[list[int]]:
     """The documents of a token file from `encode -o`: ids cut at the offsets beside it."""
-    import numpy as np
-
     path = Path(name)
     ids = _load_npy(path, mmap_mode="r")
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
