@@ -251,8 +251,11 @@ impl Tokenizer {
         };
         let threads = rayon::current_num_threads();
         let placed = if threads > 1 {
-            // enough runs per thread to balance uneven texts
-            let run = texts.len().div_ceil(16 * threads).clamp(1, 256);
+            // enough runs per thread to balance uneven texts, and small enough (64 texts of 20
+            // lines: ~140 KB of ids) that a run's recycled buffer is still in the L2 cache when
+            // it is copied into the result: 2 threads, 20 MB, 18 alternated fresh runs, median
+            // 241 -> 254 MB/s against runs of 256
+            let run = texts.len().div_ceil(16 * threads).clamp(1, 64);
             let runs: Vec<&[S]> = texts.chunks(run).collect();
             // every id covers at least one byte of the text, except after an NFKC expansion
             // (U+FDFA is 18 characters): then `None`, and the one-thread way below
