@@ -2,6 +2,7 @@
 
 import torch
 from bertmlm import pretrain
+from tiny_run import pretrain_args
 
 
 def test_compile_failure_falls_back_to_eager(tmp_path, monkeypatch, capsys):
@@ -18,27 +19,20 @@ def test_compile_failure_falls_back_to_eager(tmp_path, monkeypatch, capsys):
         return run
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    argv = [
-        "--corpus",
-        str(corpus),
-        "--vocab-size",
-        "60",
-        "--max-length",
-        "16",
-        "--batch-size",
-        "4",
-        "--max-steps",
-        "3",
-        "--eval-every",
-        "0",
-        "--checkpoint-every",
-        "0",
-        "--no-progress",
-        "--device",
-        "cpu",
-        "--compile",
-    ]
-    summary = pretrain.main([*argv, "--out", str(tmp_path / "run")])
+    argv = pretrain_args(
+        corpus,
+        tmp_path / "run",
+        vocab_size=60,
+        max_length=16,
+        batch_size=4,
+        max_steps=3,
+        eval_every=0,
+        checkpoint_every=0,
+        no_progress=True,
+        device="cpu",
+        compile=True,
+    )
+    summary = pretrain.main(argv)
     assert summary["steps"] == 3
     assert summary["compile"]["ok"] is False and "simulated" in summary["compile"]["error"]
     out = capsys.readouterr()

@@ -27,6 +27,7 @@ import pytest
 import torch
 from bertmlm.train_checkpoint import latest_checkpoint
 from safetensors.torch import load_file
+from tiny_run import pretrain_args
 
 pytestmark = pytest.mark.slow
 
@@ -67,33 +68,21 @@ class Runner:
         if resume:
             args = ["--out", str(out), "--resume", "--no-progress"]
         else:
-            args = [
-                "--corpus",
-                str(self.corpus),
-                "--out",
-                str(out),
-                "--vocab-size",
-                "80",
-                "--max-length",
-                "16",
-                "--batch-size",
-                "4",
-                "--log-every",
-                "1",
-                "--eval-every",
-                "0",
-                "--checkpoint-every",
-                "1",
-                "--max-steps",
-                str(STEPS),
-                "--epochs",
-                "100",
-                "--device",
-                "cpu",
-                "--seed",
-                "5",
-                "--no-progress",
-            ]
+            args = pretrain_args(
+                self.corpus,
+                out,
+                vocab_size=80,
+                max_length=16,
+                batch_size=4,
+                log_every=1,
+                eval_every=0,
+                checkpoint_every=1,
+                max_steps=STEPS,
+                epochs=100,
+                device="cpu",
+                seed=5,
+                no_progress=True,
+            )
         return subprocess.Popen(
             [sys.executable, "-c", PINNED, *args],
             env=self.env,

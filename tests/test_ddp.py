@@ -22,6 +22,7 @@ import pytest
 import torch
 from bertmlm import pretrain
 from safetensors.torch import load_file
+from tiny_run import pretrain_args
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
@@ -42,33 +43,21 @@ def write_corpus(path, docs=120, seed=0):
 
 
 def common(corpus, out):
-    return [
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--vocab-size",
-        "100",
-        "--max-length",
-        "32",
-        "--log-every",
-        "1",
-        "--eval-every",
-        "0",
-        "--checkpoint-every",
-        "4",
-        "--no-progress",
-        "--seed",
-        "5",
-        "--dropout",
-        "0",
-        "--max-steps",
-        str(STEPS),
-        "--lr",
-        "3e-3",
-        "--device",
-        "cpu",
-    ]
+    return pretrain_args(
+        corpus,
+        out,
+        vocab_size=100,
+        max_length=32,
+        log_every=1,
+        eval_every=0,
+        checkpoint_every=4,
+        no_progress=True,
+        seed=5,
+        dropout=0,
+        max_steps=STEPS,
+        lr="3e-3",
+        device="cpu",
+    )
 
 
 def torchrun(argv, env, cwd):

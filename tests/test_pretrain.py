@@ -8,6 +8,7 @@ import random
 import pytest
 from bertmlm import pretrain
 from bertmlm.trainer import LOG_FORMAT, Trainer
+from tiny_run import pretrain_args
 
 NOUNS = [
     "cat",
@@ -56,28 +57,19 @@ def corpus(tmp_path):
 
 
 def args(corpus, out, *extra):
-    return [
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--vocab-size",
-        "120",
-        "--max-length",
-        "32",
-        "--batch-size",
-        "8",
-        "--log-every",
-        "1",
-        "--eval-every",
-        "0",
-        "--checkpoint-every",
-        "0",
-        "--no-progress",
-        "--seed",
-        "3",
+    return pretrain_args(
+        corpus,
+        out,
         *extra,
-    ]
+        vocab_size=120,
+        max_length=32,
+        batch_size=8,
+        log_every=1,
+        eval_every=0,
+        checkpoint_every=0,
+        no_progress=True,
+        seed=3,
+    )
 
 
 def train_rows(out):

@@ -1,6 +1,6 @@
-"""A tiny pretraining run for the tests of failures and refusals: a corpus of 120 short
-paragraphs and the arguments that train a 60-token tokenizer and a model on it, checkpointing
-every step."""
+"""Tiny pretraining runs for the tests: `pretrain_args` spells a `bertmlm.pretrain` command
+line from keyword options, and `write_corpus` / `run_args` are the run of the tests of failures
+and refusals (120 short paragraphs, a 60-token tokenizer, a checkpoint every step)."""
 
 from __future__ import annotations
 
@@ -20,26 +20,27 @@ def write_corpus(path: Path) -> Path:
     return path
 
 
+def pretrain_args(corpus: Path, out: Path, *extra: str, **options: object) -> list[str]:
+    """`--corpus CORPUS --out OUT`, then `--name value` for each option (`max_steps=3` gives
+    `--max-steps 3`; True gives the bare flag), then `extra` (last, so it can override)."""
+    args = ["--corpus", str(corpus), "--out", str(out)]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        args += [flag] if value is True else [flag, str(value)]
+    return [*args, *extra]
+
+
 def run_args(corpus: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--vocab-size",
-        "60",
-        "--max-length",
-        "16",
-        "--batch-size",
-        "4",
-        "--log-every",
-        "1",
-        "--eval-every",
-        "0",
-        "--checkpoint-every",
-        "1",
-        "--no-progress",
-        "--seed",
-        "1",
+    return pretrain_args(
+        corpus,
+        out,
         *extra,
-    ]
+        vocab_size=60,
+        max_length=16,
+        batch_size=4,
+        log_every=1,
+        eval_every=0,
+        checkpoint_every=1,
+        no_progress=True,
+        seed=1,
+    )
