@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::normalize::{to_marker, Normalizer};
-use crate::pretokenize::words;
+use crate::pretokenize::{distinct_words, words};
 use crate::train::{report, Progress, Stage};
 use crate::word_cache::pack;
 
@@ -25,13 +25,6 @@ use short_counts::ShortCounts;
 
 /// Bytes per chunk of a training file.
 const CHUNK: usize = 4 << 20;
-/// The distinct words to expect in `bytes` of text, to size a chunk's table: English has
-/// ~26k in 1 MB and ~72k in 5 MB, about `26k * MB^0.63` (Heaps' law). Growing the table
-/// step by step rehashed it and touched twice the memory (page faults were a tenth of a
-/// one-shot training on 5 MB); a text with more distinct words still grows it.
-fn expected_words(bytes: usize) -> usize {
-    (26_000.0 * (bytes as f64 / 1e6).powf(0.63)) as usize
-}
 /// Texts per rayon task when counting a batch of texts.
 const TEXTS_PER_TASK: usize = 256;
 
@@ -190,7 +183,7 @@ impl WordCounts {
                         path: path.to_path_buf(),
                         offset: offset + e.valid_up_to() as u64,
                     })?;
-                    let mut local = Tally::with_capacity(expected_words(text.len()));
+                    let mut local = Tally::with_capacity(distinct_words(text.len()));
                     count_text(text, norm, &mut local);
                     Ok(local)
                 })

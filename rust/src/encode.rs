@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::flat;
 use crate::merge::merge_tail;
 use crate::pair_table::PairTable;
-use crate::pretokenize::words;
+use crate::pretokenize::{distinct_words, words};
 use crate::vocab::Model;
 use crate::word_cache::{key_in, View, WordCache};
 
@@ -307,14 +307,6 @@ impl Tokenizer {
         }
         Ok(out)
     }
-}
-
-/// About how many distinct words `bytes` of text hold (Heaps' law, K n^0.62, with K fitted
-/// to 20 MB of English documents: 158k words). A batch makes room for them in the word cache
-/// at once: growing step by step re-inserted every entry at each doubling and, in a fresh
-/// process, zeroed each new table under the write lock while the other threads waited.
-fn distinct_words(bytes: usize) -> usize {
-    (4.7 * (bytes as f64).powf(0.62)) as usize
 }
 
 fn replace_marker_bytes(b: &[u8]) -> Vec<u8> {
