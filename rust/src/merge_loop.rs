@@ -332,7 +332,12 @@ pub(crate) fn learn_merges(
             let s0 = wr.start;
             let n = wr.len as usize;
             let s = &mut arena.syms[s0..s0 + n];
-            let (mut r, mut w) = (0, 0); // read and write positions, w <= r
+            // Symbols before the first match stay as they are: they are not copied onto
+            // themselves (performance notes: the rewrite was a sixth of training on 1 MB).
+            let Some(first) = s.windows(2).position(|p| p[0] == a && p[1] == b) else {
+                continue; // the word lost the pair since it was listed
+            };
+            let (mut r, mut w) = (first, first); // read and write positions, w <= r
             while r < n {
                 if r + 1 < n && s[r] == a && s[r + 1] == b {
                     if w > 0 {
