@@ -6,7 +6,12 @@
 //!   with their length into a 16-byte key, so a lookup is one integer hash and compare
 //!   (string keys cost a `memcmp` call per lookup: 18% of encoding).
 //! - The ids of such a word sit in the entry itself when there are at most three of them
-//!   (nearly always); longer id lists live in a side vector.
+//!   (nearly always); longer id lists live in the table's spill, an append-only array.
+//! - Words of 16 to 64 bytes (3% of Turkish words, agglutinative and two bytes a letter) are
+//!   keyed by a 120-bit hash and their length, with their bytes in the spill beside their ids,
+//!   compared on every hit. Reads take no lock at all: the spill and the long words were maps
+//!   behind mutexes, a lock (and with two threads a contended cache line) per long word and
+//!   per hit on a long id list.
 //! - Once the table outgrows the CPU caches, a lookup in the Zipf tail waits on memory; with
 //!   `hashbrown` that wait (control bytes, then the entry: two cache lines) was half of the
 //!   hit path. Here an entry is 32 bytes, two per 64-byte line, probed linearly line by line,
@@ -30,26 +35,31 @@ use std::sync::atomic::AtomicU32;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
-
-use rustc_hash::FxHashMap;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use crate::huge::ZeroedSlice;
 
 /// Entries (short and long words together) before a cache stops growing: at most 16 MB.
 const CAPACITY: usize = 1 << 18;
+/// Lines of the largest table (`reserve` of `CAPACITY` words).
+const MAX_LINES: usize = 1 << 18;
+/// Spill `u32`s per line of the table (id lists of more than 3 ids, long words' bytes).
+const SPILL_PER_LINE: usize = 8;
+/// In `val[0]`: the entry is a long word (its bytes follow its ids in the spill).
+const LONG: u32 = 1 << 31;
 /// Words longer than this (bytes) are not cached.
 const MAX_WORD: usize = 64;
 /// Lines of a new cache (32 KB).
 const START_LINES: usize = 1 << 9;
-/// The key of no word: returned by [`key_of`] for words kept in the map of long words.
+/// The key of no word: returned by [`key_of`] for words too long to cache.
 const EMPTY: u128 = 0;
 /// The high half of a free slot's key (a word's high half holds its length, never 0).
 const FREE: u64 = 0;
 /// The high half of a slot being written (no word is 255 bytes long).
 const CLAIMED: u64 = u64::MAX;
 
-/// A packed short word and its ids: `[len, id, id, id]` or `[len, start in spill, 0, 0]`.
+/// A word's key and ids: `[n, id, id, id]`, `[n, start in spill, 0, 0]` for more than 3 ids,
+/// `[n | LONG, start in spill, 0, 0]` for a long word (n ids, then its bytes).
 #[derive(Default)]
 struct Slot {
     hi: AtomicU64,
@@ -66,7 +76,31 @@ struct Table {
     lines: ZeroedSlice<Line>,
     /// 64 - log2(lines.len()): the hash's top bits pick the line.
     shift: u32,
-    len: AtomicUsize,
+    len: OwnLine,
+    /// Appended to (`spill_len` bumped first, then written, then the slot published), never
+    /// moved while views exist: readers need no lock.
+    spill: ZeroedSlice<AtomicU32>,
+    /// Claimed so far; may run past `spill.len()` (then nothing more is spilled until growth).
+    spill_len: OwnLine,
+}
+
+/// A counter on a cache line of its own: a thread bumping it must not evict the fields every
+/// lookup reads (`lines`, `shift`) from the other threads' caches.
+#[derive(Default)]
+#[repr(align(64))]
+struct OwnLine(AtomicUsize);
+
+impl std::ops::Deref for OwnLine {
+    type Target = AtomicUsize;
+    fn deref(&self) -> &AtomicUsize {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for OwnLine {
+    fn deref_mut(&mut self) -> &mut AtomicUsize {
+        &mut self.0
+    }
 }
 
 impl Table {
@@ -75,8 +109,32 @@ impl Table {
             // SAFETY: a line of zero bytes is two free slots
             lines: unsafe { ZeroedSlice::new(lines) },
             shift: 64 - lines.trailing_zeros(),
-            len: AtomicUsize::new(0),
+            len: OwnLine::default(),
+            // SAFETY: zero bytes are a zero `AtomicU32`
+            spill: unsafe { ZeroedSlice::new(lines * SPILL_PER_LINE) },
+            spill_len: OwnLine::default(),
         }
+    }
+
+    /// More than 3/4 of the slots or of the spill taken: time to grow.
+    fn crowded(&self, len: usize) -> bool {
+        (len + 1) * 4 > self.lines.len() * 2 * 3
+            || self.spill_len.load(Relaxed) * 4 > self.spill.len() * 3
+    }
+
+    /// The `n` ids at `start` of the spill.
+    fn spilled(&self, start: usize, n: usize) -> impl Iterator<Item = u32> + '_ {
+        self.spill[start..start + n].iter().map(|v| v.load(Relaxed))
+    }
+
+    /// Whether the spill holds `word`'s bytes at `start` (4 to a `u32`, little-endian).
+    fn holds_bytes(&self, start: usize, word: &[u8]) -> bool {
+        let Some(stored) = self.spill.get(start..start + word.len().div_ceil(4)) else {
+            return false;
+        };
+        word.chunks(4)
+            .zip(stored)
+            .all(|(c, v)| v.load(Relaxed).to_le_bytes()[..c.len()] == *c)
     }
 
     #[inline]
@@ -118,16 +176,12 @@ impl Table {
 /// A tokenizer's cache.
 pub struct WordCache {
     table: RwLock<Table>,
-    spill: Mutex<Vec<u32>>,
-    long: Mutex<FxHashMap<Box<str>, Box<[u32]>>>,
 }
 
 impl Default for WordCache {
     fn default() -> Self {
         WordCache {
             table: RwLock::new(Table::new(START_LINES)),
-            spill: Mutex::new(Vec::new()),
-            long: Mutex::new(FxHashMap::default()),
         }
     }
 }
@@ -135,7 +189,6 @@ impl Default for WordCache {
 /// Lookups and inserts while the table cannot be replaced; give it up between chunks of words
 /// so that a thread can grow the table.
 pub struct View<'a> {
-    cache: &'a WordCache,
     table: RwLockReadGuard<'a, Table>,
     /// Entries this view added and not yet counted in the table's `len` (counted in batches:
     /// a shared counter bumped on every insert was a cache line bounced between threads).
@@ -154,14 +207,35 @@ impl Drop for View<'_> {
 }
 
 /// The cache key of `word`: its bytes and length packed into a `u128` when it has 1 to 15
-/// bytes; `EMPTY` (0) for longer words, which are kept in a separate map.
+/// bytes; [`long_key`] up to `MAX_WORD` bytes; `EMPTY` (0) for longer words, never cached.
 #[inline]
 pub fn key_of(word: &str) -> u128 {
     let b = word.as_bytes();
     if b.is_empty() || b.len() > 15 {
-        return EMPTY;
+        return long_key(b);
     }
     pack(b)
+}
+
+/// The key of a word of 16 to `MAX_WORD` bytes (else `EMPTY`): its length in the top byte (no
+/// short key has a length above 15) and 120 bits of two multiply-rotate hashes of its bytes;
+/// a hit compares the bytes too, so equal hashes cannot give another word's ids.
+#[cold]
+#[inline(never)]
+fn long_key(b: &[u8]) -> u128 {
+    if b.len() < 16 || b.len() > MAX_WORD {
+        return EMPTY;
+    }
+    let (mut x, mut y) = (0x243F_6A88_85A3_08D3u64, 0x1319_8A2E_0370_7344u64);
+    for c in b.chunks(8) {
+        let mut buf = [0u8; 8];
+        buf[..c.len()].copy_from_slice(c);
+        let v = u64::from_le_bytes(buf);
+        x = (x ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        y = (y ^ v).wrapping_mul(0xD6E8_FEB8_6659_FD93).rotate_left(31);
+    }
+    let hi = (b.len() as u64) << 56 | (y ^ y >> 32) >> 8;
+    (u128::from(hi) << 64) | u128::from(x ^ x >> 29)
 }
 
 /// The bytes of a word shorter than 16 bytes, little-endian, with its length in byte 15: the
@@ -194,7 +268,7 @@ pub(crate) fn pack(b: &[u8]) -> u128 {
 #[inline]
 pub fn key_in(text: &[u8], start: usize, len: usize) -> u128 {
     if len == 0 || len > 15 {
-        return EMPTY;
+        return long_key(&text[start..start + len]);
     }
     match text.get(start..start + 16) {
         Some(b) => {
@@ -225,7 +299,6 @@ const KEY_MASK: [(u64, u64); 16] = {
 impl WordCache {
     pub fn view(&self) -> View<'_> {
         View {
-            cache: self,
             table: self.table.read().unwrap_or_else(PoisonError::into_inner),
             added: 0,
             wants_grow: false,
@@ -237,8 +310,8 @@ impl WordCache {
     pub fn grow(&self) {
         let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
         let len = *table.len.get_mut();
-        if (len + 1) * 4 <= table.lines.len() * 2 * 3 {
-            return; // another thread grew it
+        if !table.crowded(len) || table.lines.len() >= MAX_LINES {
+            return; // another thread grew it (or it is as large as it gets)
         }
         let lines = table.lines.len() * 2;
         rehash(&mut table, lines);
@@ -264,6 +337,12 @@ impl WordCache {
 /// Replaces `table` by one of `lines` lines holding the same entries.
 fn rehash(table: &mut Table, lines: usize) {
     let mut new = Table::new(lines);
+    // the spill is copied as it is, so that the entries' offsets into it stay right
+    let used = (*table.spill_len.get_mut()).min(table.spill.len());
+    for (d, s) in new.spill.iter_mut().zip(&mut table.spill[..used]) {
+        *d.get_mut() = *s.get_mut();
+    }
+    *new.spill_len.get_mut() = used;
     for line in table.lines.iter_mut() {
         for s in &mut line.0 {
             let hi = *s.hi.get_mut();
@@ -345,35 +424,24 @@ impl View<'_> {
     #[inline(never)]
     fn get_slow(&self, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
         if key == EMPTY {
-            let long = self
-                .cache
-                .long
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            return match long.get(word) {
-                Some(ids) => {
-                    out.extend_from_slice(ids);
-                    true
-                }
-                None => false,
-            };
+            return false;
         }
+        let t = &*self.table;
         let (hi, lo) = halves(key);
-        for s in self.table.probe(hi, lo) {
+        for s in t.probe(hi, lo) {
             let h = s.hi.load(Acquire);
             if h == hi && s.lo.load(Relaxed) == lo {
-                let n = s.val[0].load(Relaxed) as usize;
-                if n <= 3 {
+                let v = s.val[0].load(Relaxed);
+                let n = (v & !LONG) as usize;
+                if v & LONG == 0 && n <= 3 {
                     out.extend(s.val[1..=n].iter().map(|v| v.load(Relaxed)));
-                } else {
-                    let start = s.val[1].load(Relaxed) as usize;
-                    let spill = self
-                        .cache
-                        .spill
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    out.extend_from_slice(&spill[start..start + n]);
+                    return true;
                 }
+                let start = s.val[1].load(Relaxed) as usize;
+                if v & LONG != 0 && !t.holds_bytes(start + n, word.as_bytes()) {
+                    continue; // another long word with the same hash
+                }
+                out.extend(t.spilled(start, n));
                 return true;
             }
             if h == FREE {
@@ -385,8 +453,8 @@ impl View<'_> {
 
     /// Remembers the ids of `word` (unless the cache is full or the word too long).
     pub fn insert(&mut self, word: &str, key: u128, ids: &[u32]) {
-        if word.len() > MAX_WORD {
-            return;
+        if key == EMPTY {
+            return; // longer than `MAX_WORD`
         }
         let t = &*self.table;
         // each view may run ahead of `len` by one batch: the table stays below 3/4 + a few
@@ -394,39 +462,40 @@ impl View<'_> {
         if len >= CAPACITY {
             return;
         }
-        if key == EMPTY {
-            let mut long = self
-                .cache
-                .long
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if long.len() < CAPACITY / 16 {
-                long.insert(word.into(), ids.into());
-            }
-            return;
-        }
         // at most 3/4 full, so every probe meets a free slot
-        if (len + 1) * 4 > t.lines.len() * 2 * 3 {
+        if t.crowded(len) {
             self.wants_grow = true;
             return;
         }
+        let long = (key >> 120) as usize > 15;
         let mut val = [ids.len() as u32, 0, 0, 0];
-        if ids.len() <= 3 {
+        if ids.len() <= 3 && !long {
             val[1..1 + ids.len()].copy_from_slice(ids);
         } else {
-            let mut spill = self
-                .cache
-                .spill
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            val[1] = spill.len() as u32;
-            spill.extend_from_slice(ids);
+            let bytes = if long { word.len().div_ceil(4) } else { 0 };
+            let start = t.spill_len.fetch_add(ids.len() + bytes, Relaxed);
+            let Some(spill) = t.spill.get(start..start + ids.len() + bytes) else {
+                self.wants_grow = true;
+                return;
+            };
+            for (d, &id) in spill.iter().zip(ids) {
+                d.store(id, Relaxed);
+            }
+            for (d, c) in spill[ids.len()..].iter().zip(word.as_bytes().chunks(4)) {
+                let mut buf = [0u8; 4];
+                buf[..c.len()].copy_from_slice(c);
+                d.store(u32::from_le_bytes(buf), Relaxed);
+            }
+            val[1] = start as u32;
+            if long {
+                val[0] |= LONG;
+            }
         }
         let (hi, lo) = halves(key);
         for s in t.probe(hi, lo) {
             let h = s.hi.load(Acquire);
             if h == hi && s.lo.load(Relaxed) == lo {
-                return; // another thread cached it meanwhile
+                return; // another thread cached it meanwhile (or a long word's hash twin)
             }
             if h == FREE
                 && s.hi
@@ -437,7 +506,7 @@ impl View<'_> {
                 for (a, v) in s.val.iter().zip(val) {
                     a.store(v, Relaxed);
                 }
-                s.hi.store(hi, Release); // publishes lo and val with it
+                s.hi.store(hi, Release); // publishes lo, val and the spill with it
                 self.added += 1;
                 if self.added == COUNT_BATCH {
                     t.len.fetch_add(COUNT_BATCH, Relaxed);
@@ -494,6 +563,37 @@ mod tests {
         assert_eq!(get(&c, "a "), None); // the length is part of the key
         insert(&c, &"y".repeat(65), &[1]); // too long to cache
         assert_eq!(get(&c, &"y".repeat(65)), None);
+    }
+
+    #[test]
+    fn a_long_word_never_gets_the_ids_of_its_hash_twin() {
+        let c = WordCache::default();
+        let (a, b) = ("▁yapabileceklerimizden", "▁yapabileceklerimizdeN");
+        insert(&c, a, &[1, 2]);
+        let mut out = Vec::new();
+        // `b` asked under `a`'s key: the stored bytes differ, so no hit
+        assert!(!c.view().get(b, key_of(a), &mut out));
+        c.view().insert(b, key_of(a), &[3]); // and it does not replace `a`
+        assert_eq!(get(&c, a), Some(vec![1, 2]));
+        assert_eq!(get(&c, b), None);
+        assert_ne!(key_of(a), key_of(b));
+        assert_eq!(key_of(&"z".repeat(MAX_WORD + 1)), EMPTY);
+    }
+
+    #[test]
+    fn spill_grows_with_the_table_and_keeps_every_list() {
+        // long words and long id lists only: the spill, not the slots, forces growth
+        let c = WordCache::default();
+        let words: Vec<String> = (0..5_000u32).map(|i| format!("{i:0>40}")).collect();
+        let ids = |i: u32| -> Vec<u32> { (0..4 + i % 9).map(|k| i * 16 + k).collect() };
+        for (i, w) in words.iter().enumerate() {
+            insert(&c, w, &ids(i as u32));
+        }
+        // 5,000 entries fit 4,096 lines by the slots; the spill (~18 u32s an entry) needs more
+        assert!(c.lines() >= 8_192, "{}", c.lines());
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(get(&c, w), Some(ids(i as u32)), "{w}");
+        }
     }
 
     #[test]
@@ -566,7 +666,13 @@ mod tests {
                 let c = &c;
                 scope.spawn(move || {
                     for i in 0..20_000u32 {
-                        let w = format!("w{}", (i * 7 + t * 5_000) % 30_000);
+                        // every third word long (hashed, bytes in the spill)
+                        let n = (i * 7 + t * 5_000) % 30_000;
+                        let w = if n % 3 == 0 {
+                            format!("{n:0>24}")
+                        } else {
+                            format!("w{n}")
+                        };
                         match get(c, &w) {
                             Some(ids) => assert_eq!(ids, [w.len() as u32, 1, 2, 3, 4][..ids.len()]),
                             None => {
@@ -578,7 +684,14 @@ mod tests {
             }
         });
         let found = (0..30_000)
-            .filter(|i| get(&c, &format!("w{i}")).is_some())
+            .filter(|n| {
+                let w = if n % 3 == 0 {
+                    format!("{n:0>24}")
+                } else {
+                    format!("w{n}")
+                };
+                get(&c, &w).is_some()
+            })
             .count();
         assert!(found > 25_000, "{found}");
     }
