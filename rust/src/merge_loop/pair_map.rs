@@ -109,7 +109,9 @@ impl PairMap {
     }
 
     /// The slot of `p`, inserting `new` first if `p` is absent (`true` then).
-    #[inline]
+    /// Always inlined: as a call (four call sites) its prologue, epilogue and returned pair
+    /// were ~17 instructions of ~55 per lookup.
+    #[inline(always)]
     pub(super) fn get_or_insert(&mut self, p: Pair, new: Slot) -> (&mut Slot, bool) {
         let k = key(p);
         let mut i = self.find(k);
