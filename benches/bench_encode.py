@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -333,15 +334,20 @@ def main() -> None:
         rows,
     )
     for lib in args.libs:
-        best = {
-            t: max((r["mb_s"] for r in samples.get((lib, t), []) if "error" not in r), default=None)
+        runs = {
+            t: [r["mb_s"] for r in samples.get((lib, t), []) if "error" not in r]
             for t in args.threads
         }
-        if len(best) > 1 and None not in best.values():
+        if len(runs) > 1 and all(runs.values()):
             t0, *rest = args.threads
+            # best runs, and medians (steadier on a noisy machine)
             print(
                 f"{lib}: "
-                + ", ".join(f"{t} threads {best[t] / best[t0]:.2f}x of {t0}" for t in rest)
+                + ", ".join(
+                    f"{t} threads {max(runs[t]) / max(runs[t0]):.2f}x of {t0} "
+                    f"(medians {statistics.median(runs[t]) / statistics.median(runs[t0]):.2f}x)"
+                    for t in rest
+                )
             )
     if "fastbpe" in args.libs:
         r = run_worker(__file__, ["--lib", "parity", *common], 1, args.timeout)
