@@ -350,8 +350,12 @@ mod tests {
         assert!(e.contains("fastbpe.json") && e.contains("lowercase"), "{e}");
     }
 
+    /// A fresh directory name, unique per call: tests run in parallel threads, and two of them
+    /// once picked the same name and overwrote each other's files.
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("fastbpe-io-{}-{name}", std::process::id()));
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("fastbpe-io-{}-{k}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
     }
