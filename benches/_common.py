@@ -70,6 +70,10 @@ def thread_env(threads: int) -> dict[str, str]:
             "RAYON_RS_NUM_CPUS": str(threads),  # HuggingFace tokenizers
             "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false",
             "OMP_NUM_THREADS": str(threads),
+            # No library here calls BLAS, but numpy's OpenBLAS starts OMP_NUM_THREADS - 1
+            # threads at import that spin for ~0.5 s: with 2 threads they took ~18% of a core
+            # during the timed calls (perf), a handicap the 1-thread runs did not have.
+            "OPENBLAS_NUM_THREADS": "1",
             "BENCH_THREADS": str(threads),  # read by workers for explicit num_threads arguments
         }
     )
