@@ -116,10 +116,14 @@ impl Table {
         }
     }
 
-    /// More than 3/4 of the slots or of the spill taken: time to grow.
+    /// More than 3/4 of the slots taken: time to grow.
     fn crowded(&self, len: usize) -> bool {
         (len + 1) * 4 > self.lines.len() * 2 * 3
-            || self.spill_len.load(Relaxed) * 4 > self.spill.len() * 3
+    }
+
+    /// A spill request did not fit: time to grow too.
+    fn spill_full(&self) -> bool {
+        self.spill_len.load(Relaxed) > self.spill.len()
     }
 
     /// The `n` ids at `start` of the spill.
@@ -310,7 +314,7 @@ impl WordCache {
     pub fn grow(&self) {
         let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
         let len = *table.len.get_mut();
-        if !table.crowded(len) || table.lines.len() >= MAX_LINES {
+        if !(table.crowded(len) || table.spill_full()) || table.lines.len() >= MAX_LINES {
             return; // another thread grew it (or it is as large as it gets)
         }
         let lines = table.lines.len() * 2;
@@ -475,7 +479,9 @@ impl View<'_> {
             let bytes = if long { word.len().div_ceil(4) } else { 0 };
             let start = t.spill_len.fetch_add(ids.len() + bytes, Relaxed);
             let Some(spill) = t.spill.get(start..start + ids.len() + bytes) else {
-                self.wants_grow = true;
+                // not cached this time; at the largest size the spill stays full (short
+                // words with up to 3 ids are still cached in the slots)
+                self.wants_grow = t.lines.len() < MAX_LINES;
                 return;
             };
             for (d, &id) in spill.iter().zip(ids) {
@@ -594,6 +600,31 @@ mod tests {
         for (i, w) in words.iter().enumerate() {
             assert_eq!(get(&c, w), Some(ids(i as u32)), "{w}");
         }
+    }
+
+    #[test]
+    fn a_full_spill_at_the_largest_size_still_caches_short_words() {
+        let c = WordCache::default();
+        c.reserve(usize::MAX);
+        assert_eq!(c.lines(), MAX_LINES);
+        // 64-byte words with one id take 17 spill slots each: the spill fills first
+        let mut view = c.view();
+        let mut k = 0u32;
+        while !view.wants_grow && view.table.spill_len.load(Relaxed) <= view.table.spill.len() {
+            let w = format!("{k:0>64}");
+            view.insert(&w, key_of(&w), &[k]);
+            k += 1;
+        }
+        // no growth asked for at the largest size (each ask would take the write lock)
+        assert!(!view.wants_grow);
+        let w = format!("{:0>64}", k + 1);
+        view.insert(&w, key_of(&w), &[1]);
+        assert!(!view.wants_grow);
+        drop(view);
+        assert_eq!(get(&c, &format!("{:0>64}", k + 1)), None);
+        assert_eq!(get(&c, &format!("{:0>64}", 7)), Some(vec![7]));
+        insert(&c, "short", &[1, 2]);
+        assert_eq!(get(&c, "short"), Some(vec![1, 2]));
     }
 
     #[test]
