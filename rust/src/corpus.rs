@@ -216,7 +216,8 @@ fn count_text(text: &str, norm: Normalizer, local: &mut Tally) {
             if b.len() < 16 && !b.is_empty() {
                 // one 16-byte load and a mask where the text has the bytes (`pack` branches on
                 // the length)
-                let key = key_in(bytes, w.as_ptr() as usize - bytes.as_ptr() as usize, b.len());
+                let start = w.as_ptr() as usize - bytes.as_ptr() as usize;
+                let key = key_in(bytes, start, b.len());
                 local.short.prefetch(key);
                 let old = std::mem::replace(&mut ring[n % LAG], key);
                 if n >= LAG {
