@@ -87,6 +87,11 @@ impl Tokenizer {
     /// Ids of `text`; with `special_tokens`, special tokens written in it are single ids.
     pub fn encode(&self, text: &str, special_tokens: bool) -> Vec<u32> {
         self.reserve_cache(text.len());
+        self.encode_reserved(text, special_tokens)
+    }
+
+    /// `encode` once the cache is reserved (a batch reserves once for all its texts).
+    fn encode_reserved(&self, text: &str, special_tokens: bool) -> Vec<u32> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         self.encode_into(text, special_tokens, &mut out);
         out
@@ -226,7 +231,7 @@ impl Tokenizer {
         self.reserve_cache(texts.iter().map(|t| t.as_ref().len()).sum());
         texts
             .par_iter()
-            .map(|t| self.encode(t.as_ref(), special_tokens))
+            .map(|t| self.encode_reserved(t.as_ref(), special_tokens))
             .collect()
     }
 
