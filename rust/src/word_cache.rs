@@ -8,7 +8,7 @@
 //! - The ids of such a word sit in the entry itself when there are at most three of them
 //!   (nearly always); longer id lists live in the table's spill, an append-only array.
 //! - Words of 16 to 64 bytes (3% of Turkish words, agglutinative and two bytes a letter) are
-//!   keyed by a 120-bit hash and their length, with their bytes in the spill beside their ids,
+//!   keyed by a 64-bit hash and their length, with their bytes in the spill beside their ids,
 //!   compared on every hit. Reads take no lock at all: the spill and the long words were maps
 //!   behind mutexes, a lock (and with two threads a contended cache line) per long word and
 //!   per hit on a long id list.
@@ -31,11 +31,15 @@
 //!   megabytes of text (a 32k-entry cache was full after a few megabytes, and every later
 //!   miss paid a full merge).
 
+use std::hash::BuildHasher;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+
+use crossbeam_utils::CachePadded;
+use rustc_hash::FxBuildHasher;
 
 use crate::huge::ZeroedSlice;
 
@@ -76,31 +80,14 @@ struct Table {
     lines: ZeroedSlice<Line>,
     /// 64 - log2(lines.len()): the hash's top bits pick the line.
     shift: u32,
-    len: OwnLine,
+    /// On cache lines of their own, as `spill_len`: a thread bumping a counter must not evict
+    /// the fields every lookup reads (`lines`, `shift`) from the other threads' caches.
+    len: CachePadded<AtomicUsize>,
     /// Appended to (`spill_len` bumped first, then written, then the slot published), never
     /// moved while views exist: readers need no lock.
     spill: ZeroedSlice<AtomicU32>,
     /// Claimed so far; may run past `spill.len()` (then nothing more is spilled until growth).
-    spill_len: OwnLine,
-}
-
-/// A counter on a cache line of its own: a thread bumping it must not evict the fields every
-/// lookup reads (`lines`, `shift`) from the other threads' caches.
-#[derive(Default)]
-#[repr(align(64))]
-struct OwnLine(AtomicUsize);
-
-impl std::ops::Deref for OwnLine {
-    type Target = AtomicUsize;
-    fn deref(&self) -> &AtomicUsize {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for OwnLine {
-    fn deref_mut(&mut self) -> &mut AtomicUsize {
-        &mut self.0
-    }
+    spill_len: CachePadded<AtomicUsize>,
 }
 
 impl Table {
@@ -109,10 +96,10 @@ impl Table {
             // SAFETY: a line of zero bytes is two free slots
             lines: unsafe { ZeroedSlice::new(lines) },
             shift: 64 - lines.trailing_zeros(),
-            len: OwnLine::default(),
+            len: CachePadded::default(),
             // SAFETY: zero bytes are a zero `AtomicU32`
             spill: unsafe { ZeroedSlice::new(lines * SPILL_PER_LINE) },
-            spill_len: OwnLine::default(),
+            spill_len: CachePadded::default(),
         }
     }
 
@@ -222,24 +209,17 @@ pub fn key_of(word: &str) -> u128 {
 }
 
 /// The key of a word of 16 to `MAX_WORD` bytes (else `EMPTY`): its length in the top byte (no
-/// short key has a length above 15) and 120 bits of two multiply-rotate hashes of its bytes;
-/// a hit compares the bytes too, so equal hashes cannot give another word's ids.
+/// short key has a length above 15) and a 64-bit hash of its bytes. A hit compares the bytes
+/// too, so equal hashes never give another word's ids (the later word is just not cached).
 #[cold]
 #[inline(never)]
 fn long_key(b: &[u8]) -> u128 {
     if b.len() < 16 || b.len() > MAX_WORD {
         return EMPTY;
     }
-    let (mut x, mut y) = (0x243F_6A88_85A3_08D3u64, 0x1319_8A2E_0370_7344u64);
-    for c in b.chunks(8) {
-        let mut buf = [0u8; 8];
-        buf[..c.len()].copy_from_slice(c);
-        let v = u64::from_le_bytes(buf);
-        x = (x ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-        y = (y ^ v).wrapping_mul(0xD6E8_FEB8_6659_FD93).rotate_left(31);
-    }
-    let hi = (b.len() as u64) << 56 | (y ^ y >> 32) >> 8;
-    (u128::from(hi) << 64) | u128::from(x ^ x >> 29)
+    let h = FxBuildHasher.hash_one(b);
+    let hi = (b.len() as u64) << 56 | h >> 8;
+    (u128::from(hi) << 64) | u128::from(h)
 }
 
 /// The bytes of a word shorter than 16 bytes, little-endian, with its length in byte 15: the
