@@ -239,6 +239,29 @@ mod tests {
     }
 
     #[test]
+    fn counts_beyond_32_bits() {
+        // HF tokenizers kept pair counts in i32: past 2^31 they wrapped and the wrong pair
+        // won. Here (x,y) = 2^32 + 2 from two words, (p,q) = 2^32 + 1, (xy,z) = 2^31 + 1;
+        // wrapped to 32 bits the small pair (a,b) = 1000 would beat them all.
+        let big = (1u64 << 31) + 1;
+        let mut wc = WordCounts::new();
+        wc.add_word("xy", big);
+        wc.add_word("xyz", big);
+        wc.add_word("pq", (1 << 32) + 1);
+        wc.add_word("ab", 1000);
+        let mut c = cfg(30, 1);
+        let m = train(&wc, &c, None, None).unwrap();
+        assert_eq!(
+            merges(&m),
+            [s("x", "y"), s("p", "q"), s("xy", "z"), s("a", "b")]
+        );
+        // min_frequency past 32 bits keeps only the pairs that reach it
+        c.min_frequency = (1 << 32) + 2;
+        let m = train(&wc, &c, None, None).unwrap();
+        assert_eq!(merges(&m), [s("x", "y")]);
+    }
+
+    #[test]
     fn overlapping_aaaa_and_min_frequency() {
         let m = train_texts(&["aaaa"], &cfg(10, 1)).unwrap();
         // (a,a)=3 -> aa aa -> (aa,aa)=1 -> aaaa
