@@ -153,7 +153,7 @@ def summarize(
             spread = ""
             if len(ok) > 1:
                 median = statistics.median(r[value] for r in ok)
-                spread = f"n={len(ok)} median {median:.2f}"
+                spread = f"n={len(ok)} median {num(median)}"
                 if len(base_runs) > 1:
                     b = statistics.median(r[value] for r in base_runs)
                     spread += f" ({(b / median if higher_is_better else median / b):.2f}x)"
@@ -161,7 +161,7 @@ def summarize(
                 [
                     name,
                     str(t),
-                    f"{best['seconds']:.2f}",
+                    num(best["seconds"]),
                     f"{best['mb_s']:.1f}",
                     f"{best['cpu_s']:.1f}",
                     f"{max(r['peak_rss_mb'] for r in ok):.0f}",
@@ -170,6 +170,11 @@ def summarize(
                 ]
             )
     return rows
+
+
+def num(x: float) -> str:
+    """Two decimals, or three significant digits below 1 (a 15 ms run is not "0.02")."""
+    return f"{x:.2f}" if x >= 1 else f"{x:.3g}"
 
 
 def pick(runs: list[dict], value: str, higher_is_better: bool):
