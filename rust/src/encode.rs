@@ -398,12 +398,11 @@ mod tests {
     }
 
     #[test]
-    fn long_run_is_fast() {
+    fn long_run_round_trips() {
+        // (linear work on such runs: merge.rs, `long_runs_take_linear_work`)
         let t = tok(&["aaaaaaaaaaaaaaaa"], 30, false);
         let long = "a".repeat(100_000);
-        let start = std::time::Instant::now();
         let ids = t.encode(&long, true);
-        assert!(start.elapsed().as_secs_f64() < 5.0);
         assert_eq!(roundtrip(&t, &long), long);
         assert!(ids.len() < 100_000 / 8);
     }

@@ -298,6 +298,46 @@ mod tests {
         }
     }
 
+    /// A model's ranks, counting the lookups (the merge's unit of work).
+    struct Counted<'a>(&'a Model, std::cell::Cell<u64>);
+
+    impl Ranks for Counted<'_> {
+        fn rank(&self, a: u32, b: u32) -> Option<u32> {
+            self.1.set(self.1.get() + 1);
+            Ranks::rank(self.0, a, b)
+        }
+        fn result(&self, rank: u32) -> u32 {
+            Ranks::result(self.0, rank)
+        }
+        fn is_empty(&self) -> bool {
+            Ranks::is_empty(self.0)
+        }
+    }
+
+    #[test]
+    fn long_runs_take_linear_work() {
+        // Runs of one unit without spaces are the worst case of a merge loop that rescans
+        // after each merge (tiktoken's is quadratic there). Counted in rank lookups, not in
+        // time: 10x the input must take about 10x the lookups (quadratic would be ~100x).
+        for unit in ["a", "ab", "aab"] {
+            let m = train_texts(&[&unit.repeat(4096), &unit.repeat(3)], 60);
+            assert!(m.merges().len() >= 10, "{unit}: too few merges to test");
+            let ids: Vec<u32> = unit.chars().map(|c| m.char_id(c).unwrap()).collect();
+            let lookups = |n: usize| {
+                let mut s: Vec<u32> = ids.iter().copied().cycle().take(n).collect();
+                let counted = Counted(&m, std::cell::Cell::new(0));
+                merge_tail(&mut s, 0, &counted);
+                let mut want: Vec<u32> = ids.iter().copied().cycle().take(n).collect();
+                merge_by_rank(&mut want, &m);
+                assert_eq!(s, want);
+                counted.1.get()
+            };
+            let (small, large) = (lookups(10_000), lookups(100_000));
+            assert!(large <= 12 * small, "{unit}: {small} -> {large} lookups for 10x input");
+            assert!(large <= 5 * 100_000, "{unit}: {large} lookups for 100k symbols");
+        }
+    }
+
     #[test]
     fn equal_with_reused_ids() {
         // (a, bc) gives "abc" again: pairs with the reused id can rank below the current one
