@@ -333,8 +333,14 @@ mod tests {
                 counted.1.get()
             };
             let (small, large) = (lookups(10_000), lookups(100_000));
-            assert!(large <= 12 * small, "{unit}: {small} -> {large} lookups for 10x input");
-            assert!(large <= 5 * 100_000, "{unit}: {large} lookups for 100k symbols");
+            assert!(
+                large <= 12 * small,
+                "{unit}: {small} -> {large} lookups for 10x input"
+            );
+            assert!(
+                large <= 5 * 100_000,
+                "{unit}: {large} lookups for 100k symbols"
+            );
         }
     }
 
