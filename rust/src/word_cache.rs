@@ -456,14 +456,26 @@ impl View<'_> {
         if ids.len() <= 3 && !long {
             val[1..1 + ids.len()].copy_from_slice(ids);
         } else {
-            let bytes = if long { word.len().div_ceil(4) } else { 0 };
-            let start = t.spill_len.fetch_add(ids.len() + bytes, Relaxed);
-            let Some(spill) = t.spill.get(start..start + ids.len() + bytes) else {
+            let need = ids.len() + if long { word.len().div_ceil(4) } else { 0 };
+            // A full spill takes no more claims: at the largest size it stays full, and a
+            // counter bumped by every later miss would wrap around a 32-bit `usize` after
+            // ~2^32 slots and hand out ranges that published entries still use. It runs past
+            // the end by at most one claim per thread.
+            let fits = |start: usize| start.checked_add(need).filter(|&end| end <= t.spill.len());
+            let claimed = match t.spill_full() {
+                true => None,
+                false => {
+                    let start = t.spill_len.fetch_add(need, Relaxed);
+                    fits(start).map(|end| (start, end))
+                }
+            };
+            let Some((start, end)) = claimed else {
                 // not cached this time; at the largest size the spill stays full (short
                 // words with up to 3 ids are still cached in the slots)
                 self.wants_grow = t.lines.len() < MAX_LINES;
                 return;
             };
+            let spill = &t.spill[start..end];
             for (d, &id) in spill.iter().zip(ids) {
                 d.store(id, Relaxed);
             }
@@ -605,6 +617,33 @@ mod tests {
         assert_eq!(get(&c, &format!("{:0>64}", 7)), Some(vec![7]));
         insert(&c, "short", &[1, 2]);
         assert_eq!(get(&c, "short"), Some(vec![1, 2]));
+        // later misses claim nothing more: the claim counter stays where the spill filled
+        let view = c.view();
+        let full = view.table.spill_len.load(Relaxed);
+        drop(view);
+        for k in 0..1000u32 {
+            insert(&c, &format!("{:x>64}", k), &[k]);
+            insert(&c, &format!("many{k}"), &[1, 2, 3, 4, 5]);
+        }
+        assert_eq!(c.view().table.spill_len.load(Relaxed), full);
+    }
+
+    #[test]
+    fn a_claim_past_the_end_never_gets_a_used_range() {
+        // Where the counter would stand after ~2^32 failed claims on a 32-bit `usize`: a
+        // claim that wraps must be refused, not given the start of the spill again.
+        let c = WordCache::default();
+        insert(&c, "abc", &[1, 2, 3, 4, 5]);
+        let mut view = c.view();
+        // 8 ids and 10 u32s of bytes: this claim would bring the counter round to 0
+        view.table.spill_len.store(usize::MAX - 17, Relaxed);
+        let long = "y".repeat(40);
+        view.insert(&long, key_of(&long), &[8; 8]);
+        view.insert("xyz", key_of("xyz"), &[7, 7, 7, 7]);
+        drop(view);
+        assert_eq!(get(&c, "abc"), Some(vec![1, 2, 3, 4, 5]));
+        assert_eq!(get(&c, "xyz"), None);
+        assert_eq!(get(&c, &long), None);
     }
 
     #[test]
