@@ -4,6 +4,7 @@ the flat batch form matches the nested one with the documented dtypes, versions 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from importlib.metadata import version
@@ -150,16 +151,78 @@ def test_encode_batch_in_forked_child(tok):
             code = 0 if tok.encode_batch(TEXTS) == expected else 1
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            assert os.waitstatus_to_exitcode(status) == 0
-            return
+    wait_for_children([pid])
+
+
+def wait_for_children(pids: list[int], seconds: float = 60) -> None:
+    """Waits for forked children that check something and exit 0; kills those still running
+    after `seconds` (none is left behind) and fails if any hung or failed."""
+    codes: dict[int, int] = {}
+    deadline = time.monotonic() + seconds
+    while len(codes) < len(pids) and time.monotonic() < deadline:
+        for pid in pids:
+            if pid not in codes:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    codes[pid] = os.waitstatus_to_exitcode(status)
         time.sleep(0.05)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    pytest.fail("encode_batch hung in a forked child")
+    hung = [pid for pid in pids if pid not in codes]
+    for pid in hung:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert not hung, f"encoding hung in {len(hung)} of {len(pids)} forked children"
+    assert all(code == 0 for code in codes.values()), f"children exited with {codes}"
+
+
+def random_words(seed: int, texts: int, per_text: int, vocab: list[str] | None = None) -> list[str]:
+    rng = random.Random(seed)
+
+    def word() -> str:
+        if vocab:
+            return rng.choice(vocab)
+        return "".join(rng.choice("abcdefghijklmnop") for _ in range(rng.randint(3, 9)))
+
+    return [" ".join(word() for _ in range(per_text)) + "\n" for _ in range(texts)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork with threads
+def test_fork_while_another_thread_encodes(tmp_path):
+    # A fork taken while another thread is inside encode (a background thread, when a
+    # DataLoader starts its workers) copies the word cache's lock as that thread held it;
+    # the child has no such thread, and its first batch that grew the cache waited forever
+    # (2 of 3 forks here, before the fork hook). The busy thread encodes a 1 MB batch of 1000
+    # words, so that it is nearly always inside Rust; the child's 2.6 MB of new words need a
+    # larger cache.
+    tok = Tokenizer.train(TEXTS, 400, min_frequency=1, show_progress=False)
+    tok.save(tmp_path)
+    busy_texts = random_words(1, 200, 1000, random_words(3, 1, 1000)[0].split())
+    child_texts = random_words(2, 2000, 200)
+    expected = Tokenizer.load(tmp_path).encode_batch(child_texts)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            tok.encode_batch_flat(busy_texts)
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    pids = []
+    try:
+        for _ in range(3):
+            time.sleep(0.1)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - child
+                code = 1
+                try:
+                    code = 0 if tok.encode_batch(child_texts) == expected else 1
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+    finally:
+        stop.set()
+        worker.join()
+    wait_for_children(pids)
 
 
 def test_pickle_round_trip(tok):

@@ -104,6 +104,11 @@ class Tokenizer:
 
     def config_json(self) -> str:
         """The contents of fastbpe.json."""
+    def _cache_locked(self) -> bool:
+        """Whether another thread holds the word cache's lock (after a fork: a thread of the
+        parent that was encoding)."""
+    def _fresh(self) -> Tokenizer:
+        """The same tokenizer with an empty word cache."""
 
 def _panic_for_test() -> None:
     """Panics inside Rust on purpose; must surface as RuntimeError."""

@@ -9,6 +9,7 @@ and writes files atomically. The algorithm lives in Rust (`rust/src/`) and is sp
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from pathlib import Path
@@ -38,7 +39,7 @@ class Tokenizer:
     'Mert'
     """
 
-    __slots__ = ("_native",)
+    __slots__ = ("_native", "__weakref__")
 
     def __init__(self, native: _fastbpe.Tokenizer) -> None:
         if not isinstance(native, _fastbpe.Tokenizer):
@@ -47,6 +48,7 @@ class Tokenizer:
                 f"not from a {type(native).__name__}"
             )
         self._native = native
+        _LIVE.add(self)
 
     # ---- training ------------------------------------------------------------------------
 
@@ -383,6 +385,25 @@ class Tokenizer:
 
 
 _U64_MAX = 2**64 - 1  # the Rust core's counts and sizes are 64-bit
+
+
+# Every Tokenizer, for the fork hook below (weak: the set keeps none alive).
+_LIVE: weakref.WeakSet[Tokenizer] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A fork taken while another thread was encoding (a background thread, say, when a
+    DataLoader starts its workers) copies the word cache's lock as that thread held it, and
+    the child does not have that thread: the first batch that grows the cache would wait
+    forever. Such a tokenizer gets an empty cache in the child; the others keep their warm
+    one (the child's copy of it)."""
+    for tok in list(_LIVE):
+        if tok._native._cache_locked():
+            tok._native = tok._native._fresh()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _check_int(name: str, value: Any, minimum: int | None, maximum: int | None = None) -> None:

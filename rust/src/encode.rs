@@ -84,6 +84,11 @@ impl Tokenizer {
         &self.model
     }
 
+    /// Whether another thread holds the word cache's lock (see [`WordCache::is_locked`]).
+    pub fn cache_locked(&self) -> bool {
+        self.cache.is_locked()
+    }
+
     /// Ids of `text`; with `special_tokens`, special tokens written in it are single ids.
     pub fn encode(&self, text: &str, special_tokens: bool) -> Vec<u32> {
         self.reserve_cache(text.len());

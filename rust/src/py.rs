@@ -363,6 +363,17 @@ impl PyTokenizer {
         Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
     }
 
+    /// Whether another thread holds the word cache's lock: in a forked child, a thread of
+    /// the parent that was encoding at the fork (the wrapper then swaps in `_fresh()`).
+    fn _cache_locked(&self) -> bool {
+        self.inner.cache_locked()
+    }
+
+    /// The same tokenizer with an empty word cache.
+    fn _fresh(&self) -> Self {
+        Self::wrap(self.inner.model().clone())
+    }
+
     #[getter]
     fn vocab_size(&self) -> usize {
         self.inner.model().len()

@@ -36,7 +36,7 @@ use std::sync::atomic::AtomicU32;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, TryLockError};
 
 use crossbeam_utils::CachePadded;
 use rustc_hash::FxBuildHasher;
@@ -310,6 +310,13 @@ impl WordCache {
                 rehash(&mut table, lines);
             }
         }
+    }
+
+    /// Whether a thread holds the table's lock now. In a forked child (one thread) that is a
+    /// thread of the parent that was encoding at the fork, which the child does not have: the
+    /// lock never frees, and the first `grow` or `reserve` would wait forever.
+    pub fn is_locked(&self) -> bool {
+        matches!(self.table.try_write(), Err(TryLockError::WouldBlock))
     }
 
     #[cfg(test)]
@@ -626,6 +633,16 @@ mod tests {
             insert(&c, &format!("many{k}"), &[1, 2, 3, 4, 5]);
         }
         assert_eq!(c.view().table.spill_len.load(Relaxed), full);
+    }
+
+    #[test]
+    fn is_locked_while_a_view_is_held() {
+        let c = WordCache::default();
+        assert!(!c.is_locked());
+        let view = c.view();
+        assert!(c.is_locked());
+        drop(view);
+        assert!(!c.is_locked());
     }
 
     #[test]
