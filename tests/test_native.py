@@ -143,15 +143,19 @@ def test_errors_map_to_python_exceptions(tok, tmp_path):
 def test_encode_batch_in_forked_child(tok):
     # A DataLoader worker is a fork of a process whose rayon pool already ran: the child
     # has the pool's state but not its threads. It must not hang.
-    expected = tok.encode_batch(TEXTS)
+    wait_for_children([fork_encoding(tok, TEXTS, tok.encode_batch(TEXTS))])
+
+
+def fork_encoding(tok: Tokenizer, texts: list[str], expected: list[list[int]]) -> int:
+    """Forks a child that encodes `texts` and exits 0 if it got `expected`; returns its pid."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         code = 1
         try:
-            code = 0 if tok.encode_batch(TEXTS) == expected else 1
+            code = 0 if tok.encode_batch(texts) == expected else 1
         finally:
             os._exit(code)
-    wait_for_children([pid])
+    return pid
 
 
 def wait_for_children(pids: list[int], seconds: float = 60) -> None:
@@ -211,14 +215,7 @@ def test_fork_while_another_thread_encodes(tmp_path):
     try:
         for _ in range(3):
             time.sleep(0.1)
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - child
-                code = 1
-                try:
-                    code = 0 if tok.encode_batch(child_texts) == expected else 1
-                finally:
-                    os._exit(code)
-            pids.append(pid)
+            pids.append(fork_encoding(tok, child_texts, expected))
     finally:
         stop.set()
         worker.join()
