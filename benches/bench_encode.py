@@ -1,12 +1,15 @@
 """Encoding benchmark: fastbpe against HF tokenizers, tiktoken, gigatoken and sentencepiece.
 
     python benches/bench_encode.py [--corpus PATH] [--vocab-size 32000] [--encode-mb 20]
-        [--doc-lines 20] [--repeat 3] [--threads 1 2] [--libs ...]
+        [--doc-lines 20] [--repeat 3] [--threads 1 2] [--libs ...] [--one-call-per-doc]
 
 The text is the first `--encode-mb` MB of the corpus, cut into documents of `--doc-lines`
 lines (`--doc-lines 1`: one document per line). Each library encodes the whole batch of
 documents in one call, after a warm-up on the first 50 documents; each run is a subprocess
-(peak RSS includes the loaded vocabulary). "vs fastbpe" = fastbpe MB/s / peer MB/s (> 1:
+(peak RSS includes the loaded vocabulary). With `--one-call-per-doc`, each library's
+single-text call in a Python loop instead (`encode` of fastbpe and gigatoken, tiktoken's
+`encode_ordinary`, HF `encode(...).ids`, sentencepiece `encode`): lists of ints, except
+gigatoken's numpy array. "vs fastbpe" = fastbpe MB/s / peer MB/s (> 1:
 fastbpe is faster). Vocabularies (prepared once, cached under ~/.cache/fastbpe-bench):
 
 - fastbpe: trained by fastbpe on the whole corpus at `--vocab-size`, `encode_batch_flat`.
@@ -213,33 +216,46 @@ def tiktoken_encoding(fastbpe_dir: Path):
 # ---- workers -----------------------------------------------------------------------------------
 
 
-def make_encoder(lib: str, root: Path, threads: int):
-    """A function docs -> (anything), ready and warm-up-able."""
+def make_encoder(lib: str, root: Path, threads: int, one_call_per_doc: bool = False):
+    """A function docs -> (anything), ready and warm-up-able: the library's batch call, or
+    with `one_call_per_doc` its single-text call in a Python loop."""
+    batch, one = make_calls(lib, root, threads)
+    if one_call_per_doc:
+        return lambda docs: [one(d) for d in docs]
+    return batch
+
+
+def make_calls(lib: str, root: Path, threads: int):
+    """(batch call, single-text call) of a library, each the fastest it documents."""
     if lib == "fastbpe":
         from fastbpe import Tokenizer
 
         tok = Tokenizer.load(root / "fastbpe")
-        return lambda docs: tok.encode_batch_flat(docs)
+        return tok.encode_batch_flat, tok.encode
     if lib == "hf":
         import tokenizers
 
         tok = tokenizers.Tokenizer.from_file(str(root / "fastbpe" / "tokenizer.json"))
+        one = lambda d: tok.encode(d, add_special_tokens=False).ids  # noqa: E731
         if hasattr(tok, "encode_batch_fast"):
-            return lambda docs: tok.encode_batch_fast(docs, add_special_tokens=False)
-        return lambda docs: tok.encode_batch(docs, add_special_tokens=False)
+            return lambda docs: tok.encode_batch_fast(docs, add_special_tokens=False), one
+        return lambda docs: tok.encode_batch(docs, add_special_tokens=False), one
     if lib == "tiktoken":
         enc, _ = tiktoken_encoding(root / "fastbpe")
-        return lambda docs: enc.encode_ordinary_batch(docs, num_threads=threads)
+        return lambda docs: enc.encode_ordinary_batch(
+            docs, num_threads=threads
+        ), enc.encode_ordinary
     if lib == "gigatoken":
         import gigatoken
 
         tok = gigatoken.Tokenizer.from_json((root / "gigatoken.json").read_text("utf-8"))
-        return lambda docs: tok.encode_batch(docs)
+        return tok.encode_batch, tok.encode
     if lib == "sentencepiece":
         import sentencepiece as spm
 
         sp = spm.SentencePieceProcessor(model_file=str(root / "spm.model"))
-        return lambda docs: sp.encode(docs, out_type=int, num_threads=threads)
+        one = lambda d: sp.encode(d, out_type=int)  # noqa: E731
+        return lambda docs: sp.encode(docs, out_type=int, num_threads=threads), one
     raise SystemExit(f"unknown library {lib!r}")
 
 
@@ -249,7 +265,7 @@ def worker(args) -> None:
     nbytes = sum(len(d.encode()) for d in docs)
     if args.lib == "parity":
         return emit(parity(Path(args.root), docs[:300]))
-    encode = make_encoder(args.lib, Path(args.root), threads)
+    encode = make_encoder(args.lib, Path(args.root), threads, args.one_call_per_doc)
     encode(docs[:50])  # warm-up: caches, thread pool, lazy initialisation
     t0 = time.perf_counter()
     encode(docs)
@@ -284,6 +300,12 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--libs", nargs="+", default=LIBS, choices=LIBS)
+    p.add_argument(
+        "--one-call-per-doc",
+        action="store_true",
+        help="time each library's single-text call in a Python loop instead of its batch call "
+        "(use --threads 1: the single-text calls run on the calling thread)",
+    )
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--lib", help=argparse.SUPPRESS)
@@ -303,6 +325,7 @@ def main() -> None:
         str(args.encode_mb),
         "--doc-lines",
         str(args.doc_lines),
+        *(["--one-call-per-doc"] if args.one_call_per_doc else []),
     ]
     # Not load_docs here: the parent's peak RSS would be inherited by every worker's
     # ru_maxrss across fork+exec. The slice file holds exactly the documents' bytes.
@@ -328,8 +351,9 @@ def main() -> None:
                 print(f"  round {rnd + 1} threads {threads} {lib:14s} {shown}", flush=True)
     header = ["library", "threads", "seconds", "MB/s", "cpu s", "peak RSS MB", "vs fastbpe", "note"]
     rows = summarize(samples, args.libs, args.threads, "mb_s", higher_is_better=True)
+    how = ", one call per document" if args.one_call_per_doc else ""
     print_table(
-        f"Encoding {mb:.0f} MB ({args.doc_lines}-line documents), vocab {args.vocab_size}",
+        f"Encoding {mb:.0f} MB ({args.doc_lines}-line documents{how}), vocab {args.vocab_size}",
         header,
         rows,
     )
