@@ -5,9 +5,9 @@
 //!   and pre-tokenized by hand; spaces are never rewritten to `▁` in the text: the character
 //!   lookup maps a space to the marker's id.
 //! - Words repeat (Zipf), so each word's ids are cached in one cache per tokenizer that all
-//!   threads share (`word_cache.rs`; its read lock is taken once per chunk of 32 words: a
-//!   first version locked a sharded cache per word, which cost two atomic operations and a
-//!   second hash per word).
+//!   threads share (`word_cache.rs`; a thread holds its read lock across chunks of words and
+//!   texts, `Reader` below: a first version locked a sharded cache per word, which cost two
+//!   atomic operations and a second hash per word).
 //! - Merging by rank is in `merge.rs` (near-linear on pathological input).
 //! - `encode_batch` is rayon-parallel over texts; the flat form concatenates without any
 //!   per-token Python object (see `py.rs`).
@@ -92,13 +92,13 @@ impl Tokenizer {
     /// Ids of `text`; with `special_tokens`, special tokens written in it are single ids.
     pub fn encode(&self, text: &str, special_tokens: bool) -> Vec<u32> {
         self.reserve_cache(text.len());
-        self.encode_reserved(text, special_tokens)
+        self.encode_reserved(text, special_tokens, &mut Reader::new(&self.cache))
     }
 
     /// `encode` once the cache is reserved (a batch reserves once for all its texts).
-    fn encode_reserved(&self, text: &str, special_tokens: bool) -> Vec<u32> {
+    fn encode_reserved(&self, text: &str, special_tokens: bool, r: &mut Reader) -> Vec<u32> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        self.encode_into(text, special_tokens, &mut out);
+        self.encode_with(text, special_tokens, &mut out, r);
         out
     }
 
@@ -236,12 +236,7 @@ impl Tokenizer {
             .par_iter()
             .map_init(
                 || Reader::new(&self.cache),
-                |r, t| {
-                    let t = t.as_ref();
-                    let mut out = Vec::with_capacity(t.len() / 3 + 1);
-                    self.encode_with(t, special_tokens, &mut out, r);
-                    out
-                },
+                |r, t| self.encode_reserved(t.as_ref(), special_tokens, r),
             )
             .collect()
     }
@@ -331,9 +326,9 @@ impl Tokenizer {
 /// the table.
 ///
 /// Why (performance notes): the lock's counter is a cache line that every thread writes, and
-/// a view taken per text made that two contended atomic operations per text. With one-line
-/// documents (20 MB, 330k texts) on two threads they were 15% of the samples, and encoding
-/// ran at 90 MB per CPU-second against 148 on one thread.
+/// a view taken per text made that two contended atomic operations per text: with one-line
+/// documents (20 MB, 330k texts) on two threads, 4% slower than one view per thread
+/// (alternated runs; no difference with 20-line documents).
 struct Reader<'a> {
     cache: &'a WordCache,
     view: Option<View<'a>>,

@@ -17,7 +17,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString};
 use rayon::prelude::*;
 
 use crate::corpus::WordCounts;
@@ -86,7 +86,7 @@ fn heavy<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> + Send) -> PyR
 pub struct PyTokenizer {
     inner: Tokenizer,
     /// The Python int of every id, made at the first list of ids (see `id_list`).
-    ints: PyOnceLock<Box<[Py<PyAny>]>>,
+    ints: PyOnceLock<Box<[Py<PyInt>]>>,
 }
 
 /// Vocabularies up to this size keep a Python int per id (32 bytes each: 8 MB at most).
@@ -110,10 +110,7 @@ impl PyTokenizer {
             return PyList::new(py, ids);
         }
         let ints = self.ints.get_or_init(py, || {
-            (0..n as u32)
-                .map(|i| i.into_pyobject(py).map(|x| x.into_any().unbind()))
-                .collect::<Result<_, _>>()
-                .expect("an int for every id")
+            (0..n as u32).map(|i| PyInt::new(py, i).unbind()).collect()
         });
         PyList::new(py, ids.iter().map(|&id| ints[id as usize].bind(py)))
     }

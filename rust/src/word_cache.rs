@@ -473,14 +473,11 @@ impl View<'_> {
             // counter bumped by every later miss would wrap around a 32-bit `usize` after
             // ~2^32 slots and hand out ranges that published entries still use. It runs past
             // the end by at most one claim per thread.
-            let fits = |start: usize| start.checked_add(need).filter(|&end| end <= t.spill.len());
-            let claimed = match t.spill_full() {
-                true => None,
-                false => {
-                    let start = t.spill_len.fetch_add(need, Relaxed);
-                    fits(start).map(|end| (start, end))
-                }
-            };
+            let claimed = (!t.spill_full()).then(|| t.spill_len.fetch_add(need, Relaxed));
+            let claimed = claimed.and_then(|start| {
+                let end = start.checked_add(need)?;
+                (end <= t.spill.len()).then_some((start, end))
+            });
             let Some((start, end)) = claimed else {
                 // not cached this time; at the largest size the spill stays full (short
                 // words with up to 3 ids are still cached in the slots)
