@@ -246,9 +246,8 @@ def make_calls(lib: str, root: Path, threads: int):
         return lambda docs: tok.encode_batch(docs, add_special_tokens=False), one
     if lib == "tiktoken":
         enc, _ = tiktoken_encoding(root / "fastbpe")
-        return lambda docs: enc.encode_ordinary_batch(
-            docs, num_threads=threads
-        ), enc.encode_ordinary
+        batch = lambda docs: enc.encode_ordinary_batch(docs, num_threads=threads)  # noqa: E731
+        return batch, enc.encode_ordinary
     if lib == "gigatoken":
         import gigatoken
 
@@ -346,6 +345,8 @@ def main() -> None:
     p.add_argument("--lib", help=argparse.SUPPRESS)
     p.add_argument("--root", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.steady == 1 or args.steady < 0:
+        p.error(f"--steady needs at least 2 parts (one to warm up, one to time), got {args.steady}")
     if args.worker:
         return worker(args)
 
