@@ -3,6 +3,7 @@ and linear-time encoding of pathological input."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -238,6 +239,47 @@ def test_lone_surrogates_become_replacement_character(tok):
     # str may hold lone surrogates (not UTF-8): the wrapper replaces them with U+FFFD
     assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb"
     assert tok.encode_batch(["\udfff"]) == [tok.encode("\ufffd")]
+
+
+# Text that stresses the native side's reading of a str's storage: ASCII, Latin-1, UCS-2 and
+# UCS-4 characters and surrogates (lone, paired, reversed), mixed.
+_WIDE_TEXT = st.text(
+    st.one_of(
+        st.sampled_from("ab ,.\nçéÿ\u0130ışğ\u05d0\u20ac\u2019日本\U0001f389"),
+        st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+        ASSIGNED_CHARS,
+    ),
+    max_size=60,
+)
+
+
+@given(text=_WIDE_TEXT)
+def test_every_str_width_and_surrogates_encode_like_the_documented_rule(tok, text):
+    # lone surrogates are U+FFFD and a high one before a low one is their character (the
+    # wrapper's `_fix_surrogates`, tiktoken's rule), whichever width Python stores the str in
+    fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    expected = tok.encode(fixed)
+    assert tok.encode(text) == expected
+    assert tok.encode_batch([text, "x", text * 50]) == [
+        expected,
+        tok.encode("x"),
+        tok.encode(fixed * 50),
+    ]
+    ids, offsets = tok.encode_batch_flat([text])
+    assert ids.tolist() == expected and offsets.tolist() == [0, len(expected)]
+
+
+def test_encoding_leaves_no_utf8_copy_on_the_callers_strings(tok):
+    # CPython keeps a str's UTF-8 on the str once asked for it (sys.getsizeof counts it):
+    # a batch of non-ASCII texts would grow the caller's memory by their UTF-8 size. The
+    # native side reads the str's own storage instead.
+    texts = ["çalışkan öğrenci " * 300, "naïve café " * 300, "日本語 🎉 " * 300]
+    sizes = [sys.getsizeof(t) for t in texts]
+    tok.encode_batch_flat(texts)
+    tok.encode_batch(texts)
+    for t in texts:
+        tok.encode(t)
+    assert [sys.getsizeof(t) for t in texts] == sizes
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,7 @@ class Tokenizer:
         _check_bool("special_tokens", special_tokens)
         try:
             return self._native.encode(text, special_tokens=special_tokens)
-        except UnicodeEncodeError:
+        except UnicodeEncodeError:  # only builds on the limited API (abi3) or PyPy raise it
             return self._native.encode(_fix_surrogates(text), special_tokens=special_tokens)
 
     def encode_batch(self, texts: Sequence[str], *, special_tokens: bool = True) -> list[list[int]]:
@@ -478,7 +478,7 @@ def _encode_many(encode: Any, texts: Any, special_tokens: bool) -> Any:
         texts = _check_texts(texts)
     try:
         return encode(texts, special_tokens=special_tokens)
-    except UnicodeEncodeError:  # lone surrogates
+    except UnicodeEncodeError:  # lone surrogates, in builds on the limited API (abi3) or PyPy
         return encode([_fix_surrogates(t) for t in texts], special_tokens=special_tokens)
     except TypeError:
         _check_texts(texts)  # the documented message for an item that is not a str

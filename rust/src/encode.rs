@@ -19,6 +19,7 @@ use crate::flat;
 use crate::merge::merge_tail;
 use crate::pair_table::PairTable;
 use crate::pretokenize::{distinct_words, words};
+use crate::text::Text;
 use crate::vocab::Model;
 use crate::word_cache::{key_in, View, WordCache};
 
@@ -226,17 +227,13 @@ impl Tokenizer {
     }
 
     /// `encode` over many texts, in parallel.
-    pub fn encode_batch<S: AsRef<str> + Sync>(
-        &self,
-        texts: &[S],
-        special_tokens: bool,
-    ) -> Vec<Vec<u32>> {
-        self.reserve_cache(texts.iter().map(|t| t.as_ref().len()).sum());
+    pub fn encode_batch<S: Text + Sync>(&self, texts: &[S], special_tokens: bool) -> Vec<Vec<u32>> {
+        self.reserve_cache(texts.iter().map(|t| t.len_units()).sum());
         texts
             .par_iter()
             .map_init(
-                || Reader::new(&self.cache),
-                |r, t| self.encode_reserved(t.as_ref(), special_tokens, r),
+                || (Reader::new(&self.cache), String::new()),
+                |(r, buf), t| self.encode_reserved(t.utf8(buf), special_tokens, r),
             )
             .collect()
     }
@@ -247,17 +244,17 @@ impl Tokenizer {
     /// the result in order (`flat.rs`); with one, texts are encoded straight into the result
     /// (in a fresh process the page faults on new memory cost a third of a big batch, so the
     /// result is the only large new memory either way).
-    pub fn encode_batch_flat<S: AsRef<str> + Sync>(
+    pub fn encode_batch_flat<S: Text + Sync>(
         &self,
         texts: &[S],
         special_tokens: bool,
     ) -> (Vec<u32>, Vec<i64>) {
-        let bytes: usize = texts.iter().map(|t| t.as_ref().len()).sum();
-        self.reserve_cache(bytes);
+        self.reserve_cache(texts.iter().map(|t| t.len_units()).sum());
+        let bytes: usize = texts.iter().map(|t| t.max_utf8_len()).sum();
         let encode_run = |run: &[S], ids: &mut Vec<u32>, ends: &mut Vec<usize>| {
-            let mut r = Reader::new(&self.cache);
+            let (mut r, mut buf) = (Reader::new(&self.cache), String::new());
             for t in run {
-                self.encode_with(t.as_ref(), special_tokens, ids, &mut r);
+                self.encode_with(t.utf8(&mut buf), special_tokens, ids, &mut r);
                 ends.push(ids.len());
             }
         };

@@ -25,9 +25,13 @@ use crate::encode::Tokenizer;
 use crate::error::Error;
 use crate::io;
 use crate::normalize::{Lowercase, Normalizer};
+use crate::text::{Text, Units};
 use crate::threads::run_parallel;
 use crate::train::{train, Stage, TrainConfig};
 use crate::vocab::Model;
+
+mod units;
+use units::units;
 
 /// The one place where core errors become Python exceptions.
 impl From<Error> for PyErr {
@@ -79,6 +83,11 @@ const SMALL_TEXT: usize = 2048;
 /// this process (see `threads.rs`: forked DataLoader workers).
 fn heavy<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
     guard(|| py.detach(|| guard(|| run_parallel(f))))
+}
+
+/// The code units of every text (see `py/units.rs`).
+fn all_units<'a>(texts: &'a [Bound<'_, PyString>]) -> PyResult<Vec<Units<'a>>> {
+    texts.iter().map(units).collect()
 }
 
 /// A trained BPE tokenizer (the native half of `fastbpe.Tokenizer`).
@@ -328,14 +337,19 @@ impl PyTokenizer {
     fn encode<'py>(
         &self,
         py: Python<'py>,
-        text: PyBackedStr,
+        text: Bound<'py, PyString>,
         special_tokens: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let ids = if text.len() < SMALL_TEXT {
+        let text = units(&text)?;
+        let encode = || {
+            let mut buf = String::new();
+            Ok(self.inner.encode(text.utf8(&mut buf), special_tokens))
+        };
+        let ids = if text.len_units() < SMALL_TEXT {
             // not worth a GIL round trip (which can wait a whole switch interval)
-            guard(|| Ok(self.inner.encode(&text, special_tokens)))?
+            guard(encode)?
         } else {
-            heavy(py, || Ok(self.inner.encode(&text, special_tokens)))?
+            heavy(py, encode)?
         };
         self.id_list(py, &ids)
     }
@@ -344,9 +358,10 @@ impl PyTokenizer {
     fn encode_batch<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         special_tokens: bool,
     ) -> PyResult<Bound<'py, PyList>> {
+        let texts = all_units(&texts)?;
         let batch = heavy(py, || Ok(self.inner.encode_batch(&texts, special_tokens)))?;
         let lists = batch
             .iter()
@@ -360,9 +375,10 @@ impl PyTokenizer {
     fn encode_batch_flat<'py>(
         &self,
         py: Python<'py>,
-        texts: Vec<PyBackedStr>,
+        texts: Vec<Bound<'py, PyString>>,
         special_tokens: bool,
     ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+        let texts = all_units(&texts)?;
         let (ids, offsets) = heavy(py, || {
             Ok(self.inner.encode_batch_flat(&texts, special_tokens))
         })?;
