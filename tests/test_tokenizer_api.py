@@ -239,6 +239,9 @@ def test_lone_surrogates_become_replacement_character(tok):
     # str may hold lone surrogates (not UTF-8): the wrapper replaces them with U+FFFD
     assert tok.decode(tok.encode("a\ud800b")) == "a\ufffdb"
     assert tok.encode_batch(["\udfff"]) == [tok.encode("\ufffd")]
+    # a surrogate closing a block of eight wide characters (it once overran the buffer)
+    for wide in ("€" * 7, "日本" * 7 + "語"):
+        assert tok.encode(wide + "\ud800") == tok.encode(wide + "\ufffd")
 
 
 # Text that stresses the native side's reading of a str's storage: ASCII, Latin-1, UCS-2 and

@@ -249,8 +249,14 @@ impl Tokenizer {
         texts: &[S],
         special_tokens: bool,
     ) -> (Vec<u32>, Vec<i64>) {
-        self.reserve_cache(texts.iter().map(|t| t.len_units()).sum());
-        let bytes: usize = texts.iter().map(|t| t.max_utf8_len()).sum();
+        let units: usize = texts.iter().map(|t| t.len_units()).sum();
+        self.reserve_cache(units);
+        // every id covers at least one character, or with byte fallback one byte of UTF-8
+        // (except after an NFKC expansion: U+FDFA is 18 characters; then `None` below)
+        let bound = match self.model.byte_fallback() {
+            true => texts.iter().map(|t| t.max_utf8_len()).sum(),
+            false => units,
+        };
         let encode_run = |run: &[S], ids: &mut Vec<u32>, ends: &mut Vec<usize>| {
             let (mut r, mut buf) = (Reader::new(&self.cache), String::new());
             for t in run {
@@ -266,16 +272,14 @@ impl Tokenizer {
             // 241 -> 254 MB/s against runs of 256
             let run = texts.len().div_ceil(16 * threads).clamp(1, 64);
             let runs: Vec<&[S]> = texts.chunks(run).collect();
-            // every id covers at least one byte of the text, except after an NFKC expansion
-            // (U+FDFA is 18 characters): then `None`, and the one-thread way below
-            flat::concat_in_order(&runs, bytes + 16, threads, |run, ids, ends| {
+            flat::concat_in_order(&runs, bound + 16, threads, |run, ids, ends| {
                 encode_run(run, ids, ends)
             })
         } else {
             None
         };
         let (ids, ends) = placed.unwrap_or_else(|| {
-            let (mut ids, mut ends) = (Vec::with_capacity(bytes / 3 + 1), Vec::new());
+            let (mut ids, mut ends) = (Vec::with_capacity(units / 3 + 1), Vec::new());
             crate::huge::advise_capacity(&mut ids);
             encode_run(texts, &mut ids, &mut ends);
             (ids, ends)
@@ -490,6 +494,46 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.1.len(), many.len() + 1);
         assert_eq!(a.0, t.encode_batch(&many, true).concat());
+    }
+
+    #[test]
+    fn code_unit_texts_encode_as_their_utf8() {
+        // Python hands batches over as Latin-1, UCS-2 or UCS-4 code units (`text.rs`); with
+        // byte fallback a unit can take three ids (the flat batch's bound)
+        use crate::text::Units;
+        for fallback in [false, true] {
+            let t = tok(&["çalış ab çalış café ab"], 40, fallback);
+            let texts: Vec<String> = (0..600)
+                .map(|i| format!("çalış 日本 {i} café 🎉 ab"))
+                .collect();
+            let ucs4: Vec<Vec<u32>> = texts
+                .iter()
+                .map(|s| s.chars().map(|c| c as u32).collect())
+                .collect();
+            let ucs2: Vec<Vec<u16>> = texts
+                .iter()
+                .map(|s| s.replace('🎉', "").encode_utf16().collect())
+                .collect();
+            let latin1: Vec<Vec<u8>> = (0..600)
+                .map(|i| format!("café ab {i}").chars().map(|c| c as u8).collect())
+                .collect();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            let check = |units: Vec<Units<'_>>, expected: Vec<String>| {
+                let nested: Vec<Vec<u32>> = expected.iter().map(|s| t.encode(s, true)).collect();
+                assert_eq!(t.encode_batch(&units, true), nested);
+                let (ids, off) = pool.install(|| t.encode_batch_flat(&units, true));
+                assert_eq!(ids, nested.concat());
+                assert_eq!(off.len(), units.len() + 1);
+            };
+            check(ucs4.iter().map(|u| Units::Ucs4(u)).collect(), texts.clone());
+            let no_emoji = texts.iter().map(|s| s.replace('🎉', "")).collect();
+            check(ucs2.iter().map(|u| Units::Ucs2(u)).collect(), no_emoji);
+            let cafe = (0..600).map(|i| format!("café ab {i}")).collect();
+            check(latin1.iter().map(|u| Units::Latin1(u)).collect(), cafe);
+        }
     }
 
     #[test]

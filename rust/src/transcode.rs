@@ -128,10 +128,11 @@ mod x86 {
                 o += two_byte_block(v, dst.add(o));
             } else {
                 // a unit from U+0800 (three bytes, or a surrogate): these 8 one at a time
-                let mut b = [0; 3];
+                let (mut b, block_start) = ([0; 3], o);
                 for &u in &units[i..i + 8] {
                     let Some(c) = char::from_u32(u32::from(u)) else {
-                        return (i, o); // the caller's scalar loop reports the surrogate
+                        // the caller's scalar loop goes over this block again and reports it
+                        return (i, block_start);
                     };
                     for &x in c.encode_utf8(&mut b).as_bytes() {
                         *dst.add(o) = x;
@@ -204,12 +205,16 @@ mod tests {
 
     #[test]
     fn a_surrogate_anywhere_is_reported() {
-        let mut out = Vec::new();
-        for n in [1, 8, 9, 20] {
-            for at in 0..n {
-                let mut units = vec![u16::from(b'x'); n];
-                units[at] = 0xDC00;
-                assert!(!ucs2_to_utf8(&units, &mut out), "{n} {at}");
+        // among one-byte and three-byte units: a surrogate after three-byte units of its block
+        // once went back to the block's start with their bytes counted, past the reserve
+        for fill in [u16::from(b'x'), 0x20AC] {
+            for n in [1, 8, 9, 16, 20] {
+                for at in 0..n {
+                    let mut units = vec![fill; n];
+                    units[at] = 0xDC00;
+                    let mut out = Vec::new(); // exactly the reserve: no slack to hide behind
+                    assert!(!ucs2_to_utf8(&units, &mut out), "{fill:x} {n} {at}");
+                }
             }
         }
     }

@@ -18,38 +18,33 @@ use crate::text::Units;
 pub(super) fn units<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Units<'a>> {
     use pyo3::ffi;
     let p = s.as_ptr();
-    // SAFETY: `p` is a live `str` (a kind of 1, 2 or 4 means a ready string, whose data
-    // pointer holds `len` code units of that width, ASCII bytes when flagged ASCII); the
-    // slices borrow `s`, which keeps it alive, and a `str`'s contents are immutable.
+    // SAFETY: `p` is a live `str`, ready once its length is known (3.10 and 3.11 have strings
+    // that are not), so its data holds `len` code units of its kind's width (ASCII bytes when
+    // flagged ASCII); the slices borrow `s`, which keeps it alive, and a `str`'s contents are
+    // immutable.
     unsafe {
         let len = ffi::PyUnicode_GetLength(p);
-        if len >= 0 {
-            let len = len as usize;
-            match ffi::PyUnicode_KIND(p) {
-                ffi::PyUnicode_1BYTE_KIND => {
-                    let bytes =
-                        std::slice::from_raw_parts(ffi::PyUnicode_DATA(p) as *const u8, len);
-                    // Python knows when it is ASCII (the flag is not in pyo3's 3.14 API: there
-                    // `Units` checks the bytes)
-                    #[cfg(not(Py_3_14))]
-                    if ffi::PyUnicode_IS_ASCII(p) != 0 {
-                        return Ok(Units::Utf8(std::str::from_utf8_unchecked(bytes)));
-                    }
-                    return Ok(Units::Latin1(bytes));
-                }
-                ffi::PyUnicode_2BYTE_KIND => {
-                    let data = ffi::PyUnicode_DATA(p) as *const u16;
-                    return Ok(Units::Ucs2(std::slice::from_raw_parts(data, len)));
-                }
-                ffi::PyUnicode_4BYTE_KIND => {
-                    let data = ffi::PyUnicode_DATA(p) as *const u32;
-                    return Ok(Units::Ucs4(std::slice::from_raw_parts(data, len)));
-                }
-                _ => {} // a legacy string not made ready (3.10, 3.11): Python's own UTF-8
-            }
+        if len < 0 {
+            return Err(PyErr::fetch(s.py())); // a legacy string that could not be made ready
         }
+        let (len, data) = (len as usize, ffi::PyUnicode_DATA(p));
+        Ok(match ffi::PyUnicode_KIND(p) {
+            ffi::PyUnicode_1BYTE_KIND => {
+                let bytes = std::slice::from_raw_parts(data as *const u8, len);
+                // Python knows when it is ASCII (the flag is not in pyo3's 3.14 API: there
+                // `Units` checks the bytes)
+                #[cfg(not(Py_3_14))]
+                if ffi::PyUnicode_IS_ASCII(p) != 0 {
+                    return Ok(Units::Utf8(std::str::from_utf8_unchecked(bytes)));
+                }
+                Units::Latin1(bytes)
+            }
+            ffi::PyUnicode_2BYTE_KIND => Units::Ucs2(std::slice::from_raw_parts(data as _, len)),
+            ffi::PyUnicode_4BYTE_KIND => Units::Ucs4(std::slice::from_raw_parts(data as _, len)),
+            // none: `PyUnicode_GetLength` made a legacy (3.10, 3.11) string ready
+            _ => Units::Utf8(s.to_str()?),
+        })
     }
-    Ok(Units::Utf8(s.to_str()?))
 }
 
 /// The limited API (an abi3 build), PyPy and GraalPy hide a string's storage: its UTF-8.
