@@ -395,8 +395,9 @@ impl View<'_> {
     pub fn get_at(&self, home: usize, word: &str, key: u128, out: &mut Vec<u32>) -> bool {
         let (hi, lo) = halves(key);
         let [a, b] = &self.table.lines[home].0;
-        let hit_a = a.hi.load(Acquire) == hi && a.lo.load(Relaxed) == lo;
-        let hit_b = b.hi.load(Acquire) == hi && b.lo.load(Relaxed) == lo;
+        let (a_hi, b_hi) = (a.hi.load(Acquire), b.hi.load(Acquire));
+        let hit_a = a_hi == hi && a.lo.load(Relaxed) == lo;
+        let hit_b = b_hi == hi && b.lo.load(Relaxed) == lo;
         let s = if hit_a { a } else { b };
         let n = s.val[0].load(Relaxed) as usize;
         if key != EMPTY && (hit_a || hit_b) && n <= 3 {
@@ -412,6 +413,11 @@ impl View<'_> {
             // SAFETY: `len + n <= len + 3` slots are initialised (written just above).
             unsafe { out.set_len(len + n) };
             return true;
+        }
+        if !(hit_a | hit_b) & ((a_hi == FREE) | (b_hi == FREE)) {
+            // a miss (most of them): an entry sits in the first free slot from its home and
+            // is never removed, so none lies beyond a free slot of its home line
+            return false;
         }
         self.get_slow(word, key, out)
     }
