@@ -11,12 +11,14 @@ pub(crate) fn ucs2_to_utf8(units: &[u16], out: &mut Vec<u8>) -> bool {
     out.clear();
     // 3 bytes a unit at most, and 16 of slack: a vector store writes past its bytes
     out.reserve(units.len() * 3 + 16);
-    let (mut read, mut written) = (0, 0);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("ssse3") {
+    let (read, written) = match std::arch::is_x86_feature_detected!("ssse3") {
         // SAFETY: the CPU has SSSE3; `out` has room for 3 bytes a unit plus 16.
-        (read, written) = unsafe { x86::ucs2_blocks(units, out.as_mut_ptr()) };
-    }
+        true => unsafe { x86::ucs2_blocks(units, out.as_mut_ptr()) },
+        false => (0, 0),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (read, written) = (0, 0);
     let rest = units[read..].iter().copied();
     let Some(n) = scalar(rest, out.spare_capacity_mut(), written) else {
         return false;
@@ -30,12 +32,14 @@ pub(crate) fn ucs2_to_utf8(units: &[u16], out: &mut Vec<u8>) -> bool {
 pub(crate) fn latin1_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.reserve(bytes.len() * 2 + 16);
-    let (mut read, mut written) = (0, 0);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("ssse3") {
+    let (read, written) = match std::arch::is_x86_feature_detected!("ssse3") {
         // SAFETY: the CPU has SSSE3; `out` has room for 2 bytes a unit plus 16.
-        (read, written) = unsafe { x86::latin1_blocks(bytes, out.as_mut_ptr()) };
-    }
+        true => unsafe { x86::latin1_blocks(bytes, out.as_mut_ptr()) },
+        false => (0, 0),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (read, written) = (0, 0);
     let rest = bytes[read..].iter().map(|&b| u16::from(b));
     let n = scalar(rest, out.spare_capacity_mut(), written).expect("no surrogates in Latin-1");
     // SAFETY: as in `ucs2_to_utf8`.
@@ -188,6 +192,21 @@ mod tests {
                 assert_eq!(out, s.as_bytes(), "{c:?} at {pos}");
             }
         }
+    }
+
+    #[test]
+    fn the_scalar_loop_alone_is_the_whole_conversion_off_x86() {
+        let s = "çalışkan öğrenci, naïve café € 日本 and plain ASCII words";
+        let units: Vec<u16> = s.encode_utf16().collect();
+        let mut out = vec![std::mem::MaybeUninit::new(0u8); units.len() * 3];
+        let n = scalar(units.iter().copied(), &mut out, 0).unwrap();
+        // SAFETY: `scalar` wrote the first `n` bytes
+        let bytes: Vec<u8> = out[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        assert_eq!(bytes, s.as_bytes());
+        assert_eq!(scalar([0x61, 0xDC00].into_iter(), &mut out, 0), None);
     }
 
     #[test]
