@@ -24,22 +24,25 @@ pub(crate) struct Block {
     pub non_ascii: bool,
 }
 
+/// Bytes of `v` with `lo <= byte < lo + n` (unsigned), as a signed compare after flipping the
+/// sign bit (SSE2 has no unsigned byte compare).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn below(v: std::arch::x86_64::__m128i, lo: u8, n: u8) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    let t = _mm_xor_si128(
+        _mm_sub_epi8(v, _mm_set1_epi8(lo as i8)),
+        _mm_set1_epi8(-128),
+    );
+    _mm_cmplt_epi8(t, _mm_set1_epi8((n ^ 0x80) as i8))
+}
+
 /// Classes of the 64 bytes at `b[..64]` as masks: (ASCII letter, digit, marker, single,
 /// non-ASCII, Latin letter byte (lead 0xC3..0xC9 or continuation), × or ÷ second byte, 0xC3).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn class_masks(b: &[u8; 64]) -> [u64; 8] {
     use std::arch::x86_64::*;
-
-    #[inline(always)]
-    unsafe fn below(v: __m128i, lo: u8, n: u8) -> __m128i {
-        // unsigned `v - lo < n`, as a signed compare after flipping the sign bit
-        let t = _mm_xor_si128(
-            _mm_sub_epi8(v, _mm_set1_epi8(lo as i8)),
-            _mm_set1_epi8(-128),
-        );
-        _mm_cmplt_epi8(t, _mm_set1_epi8((n ^ 0x80) as i8))
-    }
 
     let mut m = [0u64; 8];
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are always available;
@@ -116,14 +119,6 @@ fn punctuation_masks(b: &[u8; 64]) -> [u64; 3] {
     // SAFETY: SSE2 is part of the x86_64 baseline; each 16-byte load at 16k (k < 4) is in
     // bounds of the 64 bytes.
     unsafe {
-        // unsigned `v - lo < n`, as a signed compare after flipping the sign bit
-        let below = |v: __m128i, lo: u8, n: u8| {
-            let t = _mm_xor_si128(
-                _mm_sub_epi8(v, _mm_set1_epi8(lo as i8)),
-                _mm_set1_epi8(-128),
-            );
-            _mm_cmplt_epi8(t, _mm_set1_epi8((n ^ 0x80) as i8))
-        };
         for k in 0..4 {
             let v = _mm_loadu_si128(b.as_ptr().add(16 * k) as *const __m128i);
             let bits = |x: __m128i| (_mm_movemask_epi8(x) as u16 as u64) << (16 * k);
