@@ -1,4 +1,5 @@
-//! UTF-8 from Latin-1 and UCS-2 code units (see `text.rs`), 8 units a step with SSSE3.
+//! UTF-8 from Latin-1 and UCS-2 code units (see `text.rs`), 8 units a step with SSSE3, one
+//! at a time elsewhere.
 //!
 //! Why (performance notes): on 6 MB of Turkish (UCS-2, a non-ASCII letter every ten or so)
 //! a scalar loop took 1.1-1.3 ns a unit and `encoding_rs` 2.7 ns, against CPython's own
@@ -8,42 +9,43 @@
 
 /// `out` = the UTF-8 of `units`, or `false` at a surrogate (`out` then unspecified).
 pub(crate) fn ucs2_to_utf8(units: &[u16], out: &mut Vec<u8>) -> bool {
+    convert(units, 3, vector::ucs2(), out)
+}
+
+/// `out` = the UTF-8 of Latin-1 `bytes` (code points below 256).
+pub(crate) fn latin1_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
+    let whole = convert(bytes, 2, vector::latin1(), out);
+    debug_assert!(whole, "no surrogates in Latin-1");
+}
+
+/// The vector loop over a text's leading blocks: (units read, bytes written at `dst`).
+///
+/// # Safety
+/// The CPU has the loop's features, and `dst` is valid for `16` bytes more than the text's
+/// UTF-8 can take.
+type Blocks<T> = unsafe fn(&[T], *mut u8) -> (usize, usize);
+
+/// `out` = the UTF-8 of `units` (at most `per_unit` bytes each): `blocks` for the leading
+/// blocks where the CPU has it, then one unit at a time; `false` at a surrogate.
+fn convert<T: Copy + Into<u16>>(
+    units: &[T],
+    per_unit: usize,
+    blocks: Option<Blocks<T>>,
+    out: &mut Vec<u8>,
+) -> bool {
     out.clear();
-    // 3 bytes a unit at most, and 16 of slack: a vector store writes past its bytes
-    out.reserve(units.len() * 3 + 16);
-    #[cfg(target_arch = "x86_64")]
-    let (read, written) = match std::arch::is_x86_feature_detected!("ssse3") {
-        // SAFETY: the CPU has SSSE3; `out` has room for 3 bytes a unit plus 16.
-        true => unsafe { x86::ucs2_blocks(units, out.as_mut_ptr()) },
-        false => (0, 0),
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let (read, written) = (0, 0);
-    let rest = units[read..].iter().copied();
+    // 16 bytes of slack: a vector store writes past its bytes
+    out.reserve(units.len() * per_unit + 16);
+    // SAFETY: `vector` hands out a loop only where the CPU has its features; `out` has room
+    // for `per_unit` bytes a unit plus 16.
+    let (read, written) = blocks.map_or((0, 0), |f| unsafe { f(units, out.as_mut_ptr()) });
+    let rest = units[read..].iter().map(|&u| u.into());
     let Some(n) = scalar(rest, out.spare_capacity_mut(), written) else {
         return false;
     };
     // SAFETY: the first `n` bytes were written, all of them UTF-8 of whole characters.
     unsafe { out.set_len(n) };
     true
-}
-
-/// `out` = the UTF-8 of Latin-1 `bytes` (code points below 256).
-pub(crate) fn latin1_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(bytes.len() * 2 + 16);
-    #[cfg(target_arch = "x86_64")]
-    let (read, written) = match std::arch::is_x86_feature_detected!("ssse3") {
-        // SAFETY: the CPU has SSSE3; `out` has room for 2 bytes a unit plus 16.
-        true => unsafe { x86::latin1_blocks(bytes, out.as_mut_ptr()) },
-        false => (0, 0),
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let (read, written) = (0, 0);
-    let rest = bytes[read..].iter().map(|&b| u16::from(b));
-    let n = scalar(rest, out.spare_capacity_mut(), written).expect("no surrogates in Latin-1");
-    // SAFETY: as in `ucs2_to_utf8`.
-    unsafe { out.set_len(n) };
 }
 
 /// Writes the UTF-8 of `units` into `out` from byte `at` on; the end, or `None` at a surrogate.
@@ -63,9 +65,35 @@ fn scalar(
     Some(at)
 }
 
+/// Elsewhere than x86_64: no vector loops (the conversion is the scalar loop alone).
+#[cfg(not(target_arch = "x86_64"))]
+mod vector {
+    use super::Blocks;
+
+    pub(super) fn ucs2() -> Option<Blocks<u16>> {
+        None
+    }
+
+    pub(super) fn latin1() -> Option<Blocks<u8>> {
+        None
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+mod vector {
     use std::arch::x86_64::*;
+
+    use super::Blocks;
+
+    /// [`ucs2_blocks`] where the CPU has SSSE3.
+    pub(super) fn ucs2() -> Option<Blocks<u16>> {
+        std::arch::is_x86_feature_detected!("ssse3").then_some(ucs2_blocks as Blocks<u16>)
+    }
+
+    /// [`latin1_blocks`] where the CPU has SSSE3.
+    pub(super) fn latin1() -> Option<Blocks<u8>> {
+        std::arch::is_x86_feature_detected!("ssse3").then_some(latin1_blocks as Blocks<u8>)
+    }
 
     /// For each set of two-byte lanes (bit k: lane k): the shuffle that keeps lane k's low
     /// byte, and its high byte too when the lane takes two (0x80: a zero byte).
@@ -115,7 +143,7 @@ mod x86 {
     /// # Safety
     /// SSSE3; `dst` valid for `3 * units.len() + 16` bytes.
     #[target_feature(enable = "ssse3")]
-    pub(super) unsafe fn ucs2_blocks(units: &[u16], dst: *mut u8) -> (usize, usize) {
+    unsafe fn ucs2_blocks(units: &[u16], dst: *mut u8) -> (usize, usize) {
         let (mut i, mut o) = (0, 0);
         while i + 8 <= units.len() {
             let v = _mm_loadu_si128(units.as_ptr().add(i) as *const __m128i);
@@ -154,7 +182,7 @@ mod x86 {
     /// # Safety
     /// SSSE3; `dst` valid for `2 * bytes.len() + 16` bytes.
     #[target_feature(enable = "ssse3")]
-    pub(super) unsafe fn latin1_blocks(bytes: &[u8], dst: *mut u8) -> (usize, usize) {
+    unsafe fn latin1_blocks(bytes: &[u8], dst: *mut u8) -> (usize, usize) {
         let (mut i, mut o) = (0, 0);
         let zero = _mm_setzero_si128();
         while i + 16 <= bytes.len() {
