@@ -33,8 +33,8 @@ const VIEW_CHUNKS: usize = 64;
 /// have their id in a table; others ask the model's map.
 const CHAR_TABLE: usize = 0x800;
 const NO_ID: u32 = u32::MAX;
-/// Characters in a run of texts that `encode_batch_flat` hands to a thread (64 texts of 20
-/// lines).
+/// Code units (characters, or UTF-8 bytes for `&str` texts) in a run of texts that
+/// `encode_batch_flat` hands to a thread, on average over the batch (64 texts of 20 lines).
 const RUN_UNITS: usize = 1 << 17;
 
 /// A trained tokenizer: the model plus the lookups and cache encoding needs.
@@ -182,11 +182,8 @@ impl Tokenizer {
                 chunk[n].write((w, key, view.prefetch(key)));
                 n += 1;
             }
-            // SAFETY: the first `n` entries were written just above (`MaybeUninit<T>` has
-            // `T`'s layout)
-            let words_split: &[(&str, u128, usize)] =
-                unsafe { std::slice::from_raw_parts(chunk.as_ptr().cast(), n) };
-            for &(w, key, home) in words_split {
+            // SAFETY: the first `n <= CHUNK` entries were written just above
+            for &(w, key, home) in unsafe { written(&chunk, n) } {
                 if !view.get_at(home, w, key, out) {
                     self.encode_word(w, key, &mut view, out);
                 }
@@ -276,10 +273,11 @@ impl Tokenizer {
         };
         let threads = rayon::current_num_threads();
         let placed = if threads > 1 {
-            // enough runs per thread to balance uneven texts, and small enough (64 texts of 20
-            // lines: ~140 KB of ids) that a run's recycled buffer is still in the L2 cache when
-            // it is copied into the result: 2 threads, 20 MB, 18 alternated fresh runs, median
-            // 241 -> 254 MB/s against runs of 256; as many characters in a run of short texts
+            // enough runs per thread to balance uneven texts, and small enough that a run's
+            // recycled buffer is still in the L2 cache when it is copied into the result (64
+            // texts of 20 lines, typically ~140 KB of ids: 2 threads, 20 MB, 18 alternated fresh
+            // runs, median 241 -> 254 MB/s against runs of 256 texts); as many units in a run of
+            // short texts (runs of 64 one-line texts cost their locks, view and buffer per 7 KB)
             let per_text = units / texts.len().max(1) + 1;
             let run = texts
                 .len()
@@ -387,6 +385,15 @@ impl<'a> Reader<'a> {
         }
         self.cache.view()
     }
+}
+
+/// The first `n` entries of `c`, borrowed from it (so that none is written while they are read).
+///
+/// # Safety
+/// `n <= c.len()`, and the first `n` entries are initialised.
+unsafe fn written<T>(c: &[MaybeUninit<T>], n: usize) -> &[T] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout; the caller vouches for the first `n`
+    std::slice::from_raw_parts(c.as_ptr().cast(), n)
 }
 
 fn replace_marker_bytes(b: &[u8]) -> Vec<u8> {
@@ -509,6 +516,21 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.1.len(), many.len() + 1);
         assert_eq!(a.0, t.encode_batch(&many, true).concat());
+        // runs cut by size: 20000 short texts (runs of 417, not 64), 100 long ones (runs of
+        // 2, not 3), one long text among short ones, only empty texts
+        let short: Vec<String> = (0..20000).map(|i| format!("sat {i}")).collect();
+        let long: Vec<String> = (0..100)
+            .map(|i| format!("{i} {}", "the cat sat on the mat ".repeat(2200)))
+            .collect();
+        let mut mixed: Vec<String> = (0..300).map(|i| format!("the mat {i}")).collect();
+        mixed.insert(150, "the cat sat on the mat ".repeat(10_000));
+        let empty = vec![String::new(); 5000];
+        for batch in [&short, &long, &mixed, &empty] {
+            let a = parallel.install(|| t.encode_batch_flat(batch, true));
+            assert_eq!(a, one.install(|| t.encode_batch_flat(batch, true)));
+            assert_eq!(a.0, t.encode_batch(batch, true).concat());
+            assert_eq!(a.1.len(), batch.len() + 1);
+        }
     }
 
     #[test]
