@@ -187,3 +187,23 @@ def test_line_by_line_two_ranks_match_one_process(tmp_path, monkeypatch):
     for (_, a, _), (_, b, _) in zip(train_losses(single), train_losses(ddp)):
         assert abs(a - b) < 1e-4
     assert_same_weights(weights(single), weights(ddp), 1e-4)
+
+
+@pytest.mark.parametrize("world", ["1", "2"])
+def test_a_finished_rank_leaves_without_teardown_and_keeps_its_output(world):
+    # under torchrun (WORLD_SIZE > 1) a finished rank exits at once with status 0, its printed
+    # output flushed first; a single process goes on to the interpreter's own exit
+    code = (
+        "import sys; from bertmlm.pretrain import _leave_distributed_run\n"
+        "print('summary', end=''); sys.stderr.write('log')\n"
+        "_leave_distributed_run()\n"
+        "print(' and teardown')\n"
+    )
+    env = {**os.environ, "WORLD_SIZE": world, "RANK": "0"}
+    env.pop("PYTHONUNBUFFERED", None)  # block-buffered stdout, as torchrun's pipes give
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("summary" if world == "2" else "summary and teardown\n")
+    assert proc.stderr == "log"
