@@ -392,6 +392,7 @@ impl<'a> Reader<'a> {
 /// # Safety
 /// `n <= c.len()`, and the first `n` entries are initialised.
 unsafe fn written<T>(c: &[MaybeUninit<T>], n: usize) -> &[T] {
+    debug_assert!(n <= c.len());
     // SAFETY: `MaybeUninit<T>` has `T`'s layout; the caller vouches for the first `n`
     std::slice::from_raw_parts(c.as_ptr().cast(), n)
 }
