@@ -37,6 +37,15 @@ const NO_RANK: u32 = u32::MAX;
 #[repr(C, align(64))]
 struct Bucket([u64; WAYS]);
 
+impl Bucket {
+    /// Its last slot is free: no pair was ever pushed past it, so a pair not found here is in
+    /// no bucket.
+    #[inline(always)]
+    fn never_overflowed(&self) -> bool {
+        !self.0[WAYS - 1] == EMPTY
+    }
+}
+
 /// A read-only open-addressing copy of a model's merge ranks, 8 bytes a pair.
 pub struct PairTable {
     buckets: ZeroedSlice<Bucket>,
@@ -47,7 +56,7 @@ pub struct PairTable {
     /// The result id of rank 0 when every rank r gives `first + r` (a trained model: then the
     /// result needs no memory access).
     first: Option<u32>,
-    /// The rank of each pair of ids below `GRID` (`u32::MAX` for none), 256 KB: a miss starts
+    /// The rank of each pair of ids below `GRID` (`NO_RANK` for none), 256 KB: a miss starts
     /// with pairs of characters, and most characters have small ids. In fresh processes
     /// (perf) the merge's share against the hit path fell 17% on English and Turkish; an
     /// earlier try, before the hash lookups were made branch-free, showed no gain.
@@ -88,7 +97,7 @@ impl PairTable {
             shift: 64 - n.trailing_zeros(),
             result,
             first,
-            grid: vec![u32::MAX; GRID * GRID],
+            grid: vec![NO_RANK; GRID * GRID],
         };
         for (&(a, b), &(rank, _)) in model.ranks() {
             let key = pair_key(a, b);
@@ -144,13 +153,13 @@ impl PairTable {
     pub fn get(&self, a: u32, b: u32) -> Option<u32> {
         if ((a | b) as usize) < GRID {
             let r = self.grid[a as usize * GRID + b as usize];
-            return (r != u32::MAX).then_some(r);
+            return (r != NO_RANK).then_some(r);
         }
         let key = pair_key(a, b);
         let i = self.home(key);
         let bucket = &self.buckets[i];
         let rank = find(bucket, key);
-        if (rank != NO_RANK) | (!bucket.0[WAYS - 1] == EMPTY) {
+        if (rank != NO_RANK) | bucket.never_overflowed() {
             return (rank != NO_RANK).then_some(rank);
         }
         self.probe_on(key, i)
@@ -169,7 +178,7 @@ impl PairTable {
             if rank != NO_RANK {
                 return Some(rank);
             }
-            if !bucket.0[WAYS - 1] == EMPTY {
+            if bucket.never_overflowed() {
                 return None;
             }
         }

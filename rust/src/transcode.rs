@@ -118,14 +118,21 @@ mod vector {
         t
     }
 
-    /// 8 units, all below U+0800, as UTF-8 at `dst` (16 bytes written); returns the length.
+    /// The 16-bit lanes of `v` below 0x80 (all ones there).
     #[inline]
     #[target_feature(enable = "ssse3")]
-    unsafe fn two_byte_block(v: __m128i, dst: *mut u8) -> usize {
-        let ascii = _mm_cmpeq_epi16(
+    unsafe fn ascii_lanes(v: __m128i) -> __m128i {
+        _mm_cmpeq_epi16(
             _mm_and_si128(v, _mm_set1_epi16(0xFF80u16 as i16)),
             _mm_setzero_si128(),
-        );
+        )
+    }
+
+    /// 8 units, all below U+0800, as UTF-8 at `dst` (16 bytes written); returns the length.
+    /// `ascii` = `ascii_lanes(v)`.
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    unsafe fn two_byte_block(v: __m128i, ascii: __m128i, dst: *mut u8) -> usize {
         // lead byte 110xxxxx in the low byte, continuation 10xxxxxx in the high byte
         let lead = _mm_or_si128(_mm_srli_epi16(v, 6), _mm_set1_epi16(0xC0));
         let cont = _mm_or_si128(_mm_and_si128(v, _mm_set1_epi16(0x3F)), _mm_set1_epi16(0x80));
@@ -147,17 +154,16 @@ mod vector {
         let (mut i, mut o) = (0, 0);
         while i + 8 <= units.len() {
             let v = _mm_loadu_si128(units.as_ptr().add(i) as *const __m128i);
-            let zero = _mm_setzero_si128();
-            let ascii = _mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16(0xFF80u16 as i16)), zero);
+            let ascii = ascii_lanes(v);
             if _mm_movemask_epi8(ascii) == 0xFFFF {
                 _mm_storel_epi64(dst.add(o) as *mut __m128i, _mm_packus_epi16(v, v));
                 o += 8;
             } else if _mm_movemask_epi8(_mm_cmpeq_epi16(
                 _mm_and_si128(v, _mm_set1_epi16(0xF800u16 as i16)),
-                zero,
+                _mm_setzero_si128(),
             )) == 0xFFFF
             {
-                o += two_byte_block(v, dst.add(o));
+                o += two_byte_block(v, ascii, dst.add(o));
             } else {
                 // a unit from U+0800 (three bytes, or a surrogate): these 8 one at a time
                 let (mut b, block_start) = ([0; 3], o);
@@ -191,8 +197,9 @@ mod vector {
                 _mm_storeu_si128(dst.add(o) as *mut __m128i, v);
                 o += 16;
             } else {
-                o += two_byte_block(_mm_unpacklo_epi8(v, zero), dst.add(o));
-                o += two_byte_block(_mm_unpackhi_epi8(v, zero), dst.add(o));
+                let (lo, hi) = (_mm_unpacklo_epi8(v, zero), _mm_unpackhi_epi8(v, zero));
+                o += two_byte_block(lo, ascii_lanes(lo), dst.add(o));
+                o += two_byte_block(hi, ascii_lanes(hi), dst.add(o));
             }
             i += 16;
         }
