@@ -123,6 +123,26 @@ impl ShortCounts {
         *self = bigger;
     }
 
+    /// Whether the table has any entries to offer (a table worth keeping for reuse).
+    pub(super) fn has_room(&self) -> bool {
+        !self.table.is_empty()
+    }
+
+    /// Calls `f` with every key and its count, in table order, emptying the table as it goes
+    /// (its memory is kept).
+    pub(super) fn drain(&mut self, mut f: impl FnMut(u128, u64)) {
+        if self.len == 0 {
+            return;
+        }
+        for e in self.table.iter_mut() {
+            if e.key != [0, 0] {
+                f(u128::from(e.key[0]) | u128::from(e.key[1]) << 64, e.count);
+                e.key = [0, 0];
+            }
+        }
+        self.len = 0;
+    }
+
     /// Every key and its count, in table order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u128, u64)> + '_ {
         self.table
