@@ -176,6 +176,7 @@ impl WordCounts {
                 }
             }
             if batch.is_empty() {
+                drop((spare_bufs, spare_tallies)); // before the total grows
                 self.absorb(tally);
                 return Ok(());
             }
@@ -190,15 +191,19 @@ impl WordCounts {
                         path: path.to_path_buf(),
                         offset: offset + e.valid_up_to() as u64,
                     })?;
-                    let mut local =
-                        spare.unwrap_or_else(|| Tally::with_capacity(distinct_words(text.len())));
+                    // a spare too small for this chunk (after a small file) would grow step by step
+                    let words = distinct_words(text.len());
+                    let mut local = match spare {
+                        Some(t) if t.short.room() >= words => t,
+                        _ => Tally::with_capacity(words),
+                    };
                     count_text(text, norm, &mut local);
                     Ok(local)
                 })
                 .collect();
             for t in tables {
                 let emptied = tally.fold(t?);
-                if emptied.short.has_room() {
+                if emptied.short.room() > 0 {
                     spare_tallies.push(emptied);
                 }
             }
@@ -437,6 +442,11 @@ mod tests {
             let mut t = String::new();
             for i in 0..6_000 {
                 t.push_str(&format!("w{f}x{} common ", i % (700 + 300 * f)));
+                if i % 5 == 0 {
+                    // 16 bytes and more: the long-word map, emptied for reuse too
+                    let (a, b) = ((b'a' + f as u8) as char, (b'a' + (i % 20) as u8) as char);
+                    t.push_str(&format!("incomprehensibilities{a}{b} "));
+                }
                 if i % 9 == 0 {
                     t.push('\n');
                 }

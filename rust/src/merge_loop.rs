@@ -73,9 +73,9 @@ impl Arena {
     }
 
     /// Appends a word that occurs `count` times, unless it would pass the limit (then the
-    /// arena is full and keeps what it had).
+    /// arena is full and keeps what it had, refusing every later word too).
     pub(crate) fn push(&mut self, symbols: &[u32], count: u64) {
-        if self.syms.len() + symbols.len() > self.limit {
+        if self.full || self.syms.len() + symbols.len() > self.limit {
             self.full = true;
             return;
         }
@@ -613,7 +613,9 @@ mod tests {
         a.push(&[1, 2, 3], 5);
         a.push(&[4, 5, 6, 7], 2);
         assert!(!a.is_full());
-        a.push(&[8], 1);
+        a.push(&[8, 9], 1);
+        assert!(a.is_full());
+        a.push(&[8], 1); // would fit, but the arena is full
         assert!(a.is_full());
         assert_eq!((a.word(0), a.word(1)), (&[1, 2, 3][..], &[4, 5, 6, 7][..]));
         assert_eq!(a.words.len(), 2);

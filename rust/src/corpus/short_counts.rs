@@ -123,9 +123,9 @@ impl ShortCounts {
         *self = bigger;
     }
 
-    /// Whether the table has any entries to offer (a table worth keeping for reuse).
-    pub(super) fn has_room(&self) -> bool {
-        !self.table.is_empty()
+    /// How many keys the table holds before it grows (`with_capacity`'s argument, or more).
+    pub(super) fn room(&self) -> usize {
+        self.table.len() * 7 / 8
     }
 
     /// Calls `f` with every key and its count, in table order, emptying the table as it goes
