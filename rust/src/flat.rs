@@ -4,11 +4,14 @@
 //! Why (performance notes): in a fresh process the page faults on new memory were a third of
 //! a 20 MB batch. Encoding each run into its own vector and copying all of them into a result
 //! touched twice the output's size of new memory; here runs go through a few recycled buffers
-//! and the result is the only large new memory. The result is reserved at an upper bound of
-//! the ids (untouched pages cost nothing) and shrunk at the end. Runs are handed out in order
-//! (an atomic counter, not rayon's halving), so a finished run rarely waits for its turn; it
-//! never blocks a thread: whoever finishes the next run to place also places the ones after
-//! it that are done.
+//! and the result is the only large new memory. The result is reserved at an estimate of the
+//! ids, as the one-thread path reserves it, and kept at that size: reserved at the upper bound
+//! (one id per character) and shrunk, it was mapped afresh on every call, since the allocator
+//! saw only the shrunk size come back (6 MB of Turkish, calls in a row: 275-883 page faults a
+//! call on two threads, none on one). Runs past the estimate wait in their buffers and are
+//! appended at the end. Runs are handed out in order (an atomic counter, not rayon's
+//! halving), so a finished run rarely waits for its turn; it never blocks a thread: whoever
+//! finishes the next run to place also places the ones after it that are done.
 
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,21 +30,20 @@ struct Placer<'a> {
     /// Ids handed out so far, and the absolute end of each text placed.
     placed: usize,
     ends: Vec<usize>,
-    /// A run did not fit in the bound: the caller starts over another way.
+    /// A run did not fit in the reserved room: it and all after it are appended at the end.
     overflow: bool,
 }
 
 /// Runs `encode(run, ids, ends)` on `runs` with `threads` threads and concatenates the ids in
-/// run order, with the end offset of every text. `bound` must hold all the ids in the usual
-/// case; `None` when it did not, or when it cannot be reserved (the caller falls back).
+/// run order, with the end offset of every text. `estimate`: room reserved for the ids (more
+/// is fine, only slower).
 pub(crate) fn concat_in_order<R: Sync>(
     runs: &[R],
-    bound: usize,
+    estimate: usize,
     threads: usize,
     encode: impl Fn(&R, &mut Vec<u32>, &mut Vec<usize>) + Sync,
-) -> Option<(Vec<u32>, Vec<usize>)> {
-    let mut out: Vec<u32> = Vec::new();
-    out.try_reserve_exact(bound).ok()?;
+) -> (Vec<u32>, Vec<usize>) {
+    let mut out: Vec<u32> = Vec::with_capacity(estimate);
     crate::huge::advise_capacity(&mut out);
     let next_run = AtomicUsize::new(0);
     let buffers: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
@@ -66,13 +68,14 @@ pub(crate) fn concat_in_order<R: Sync>(
             p.done[k] = Some((ids, ends));
             while !p.overflow {
                 let next = p.next;
-                let Some((ids, ends)) = p.done.get_mut(next).and_then(Option::take) else {
+                let Some(len) = p.done.get(next).and_then(|d| d.as_ref()).map(|d| d.0.len()) else {
                     break;
                 };
-                if ids.len() > p.tail.len() {
-                    p.overflow = true;
+                if len > p.tail.len() {
+                    p.overflow = true; // it stays in `done`, for the end
                     break;
                 }
+                let (ids, ends) = p.done[next].take().expect("checked above");
                 let (dst, rest) = std::mem::take(&mut p.tail).split_at_mut(ids.len());
                 p.tail = rest;
                 let base = p.placed;
@@ -95,22 +98,65 @@ pub(crate) fn concat_in_order<R: Sync>(
         }
     });
     let Placer {
+        next,
+        done,
         placed,
-        ends,
-        overflow,
+        mut ends,
         ..
     } = placer.into_inner().unwrap_or_else(PoisonError::into_inner);
-    if overflow {
-        return None;
-    }
-    // SAFETY: the ids of every run were copied into the first `placed` slots of the spare
+    // SAFETY: the ids of runs `..next` were copied into the first `placed` slots of the spare
     // capacity, in order and without gaps (each run took the next `ids.len()` slots), and all
     // copies finished when the scope returned.
     unsafe { out.set_len(placed) };
-    out.shrink_to_fit();
-    Some((out, ends))
+    // the runs that did not fit (all finished: the scope has returned)
+    for (ids, run_ends) in done.into_iter().skip(next).flatten() {
+        let base = out.len();
+        ends.extend(run_ends.iter().map(|e| base + e));
+        out.extend_from_slice(&ids);
+    }
+    (out, ends)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever room is reserved, the result is every run's ids in run order with each text's
+    /// end: runs that do not fit wait and are appended after the others.
+    #[test]
+    fn runs_past_the_reserved_room_are_appended_in_order() {
+        let runs: Vec<usize> = (0..300).collect();
+        // run i: two texts of (i % 4) and (i % 7 + 1) ids, numbered so that order shows
+        let encode = |&i: &usize, ids: &mut Vec<u32>, ends: &mut Vec<usize>| {
+            for len in [i % 4, i % 7 + 1] {
+                ids.extend((0..len).map(|j| (i * 100 + j) as u32));
+                ends.push(ids.len());
+            }
+        };
+        let (mut want_ids, mut want_ends) = (Vec::new(), Vec::new());
+        for i in &runs {
+            let (mut ids, mut ends) = (Vec::new(), Vec::new());
+            encode(i, &mut ids, &mut ends);
+            let base = want_ids.len();
+            want_ends.extend(ends.iter().map(|e| base + e));
+            want_ids.extend(ids);
+        }
+        let total = want_ids.len();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for estimate in [0, 1, total / 2, total - 1, total, 2 * total] {
+            let got = pool.install(|| concat_in_order(&runs, estimate, 3, encode));
+            assert_eq!(
+                got,
+                (want_ids.clone(), want_ends.clone()),
+                "room {estimate}"
+            );
+        }
+    }
 }

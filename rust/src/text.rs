@@ -27,8 +27,6 @@ pub trait Text {
     fn utf8<'a>(&'a self, buf: &'a mut String) -> &'a str;
     /// Its length in code units (bytes for UTF-8): a size estimate.
     fn len_units(&self) -> usize;
-    /// An upper bound of its length in UTF-8 bytes.
-    fn max_utf8_len(&self) -> usize;
 }
 
 impl<T: AsRef<str> + ?Sized> Text for T {
@@ -40,10 +38,6 @@ impl<T: AsRef<str> + ?Sized> Text for T {
     fn len_units(&self) -> usize {
         self.as_ref().len()
     }
-
-    fn max_utf8_len(&self) -> usize {
-        self.as_ref().len()
-    }
 }
 
 impl Text for Units<'_> {
@@ -53,15 +47,6 @@ impl Text for Units<'_> {
             Units::Latin1(b) => b.len(),
             Units::Ucs2(u) => u.len(),
             Units::Ucs4(u) => u.len(),
-        }
-    }
-
-    fn max_utf8_len(&self) -> usize {
-        match *self {
-            Units::Utf8(s) => s.len(),
-            Units::Latin1(b) => b.len() * 2,
-            Units::Ucs2(u) => u.len() * 3,
-            Units::Ucs4(u) => u.len() * 4,
         }
     }
 
