@@ -70,14 +70,14 @@ pub(crate) fn concat_in_order<R: Sync>(
             p.done[k] = Some((ids, ends));
             while !p.overflow {
                 let next = p.next;
-                let Some(len) = p.done.get(next).and_then(|d| d.as_ref()).map(|d| d.0.len()) else {
+                let Some((ids, ends)) = p.done.get_mut(next).and_then(Option::take) else {
                     break;
                 };
-                if len > p.tail.len() {
-                    p.overflow = true; // it stays in `done`, for the end
+                if ids.len() > p.tail.len() {
+                    p.done[next] = Some((ids, ends)); // back, for the end
+                    p.overflow = true;
                     break;
                 }
-                let (ids, ends) = p.done[next].take().expect("checked above");
                 let (dst, rest) = std::mem::take(&mut p.tail).split_at_mut(ids.len());
                 p.tail = rest;
                 let base = p.placed;

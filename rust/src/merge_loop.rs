@@ -22,7 +22,7 @@ use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::train::{report, Progress, Stage, TrainConfig};
 use crate::vocab::{Model, Pair};
 
@@ -32,7 +32,7 @@ use pair_map::{PairMap, Slot};
 use queue::Queue;
 
 /// Most symbols one arena holds (word starts are `u32`; word indices, at most as many, too).
-pub(crate) const MAX_SYMBOLS: usize = u32::MAX as usize;
+const MAX_SYMBOLS: usize = u32::MAX as usize;
 
 /// All words' symbols back to back; word `i` is `syms[start..start + len]` of `words[i]`.
 /// (Start, length and count side by side: a visit misses one line, not three arrays.)
@@ -87,9 +87,16 @@ impl Arena {
         self.syms.extend_from_slice(symbols);
     }
 
-    /// Whether a word was refused for want of room.
-    pub(crate) fn is_full(&self) -> bool {
-        self.full
+    /// An error if a word was refused for want of room.
+    pub(crate) fn check_room(&self) -> Result<()> {
+        if !self.full {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(format!(
+            "the corpus has more than {} characters in its distinct words, more than one \
+             training run can index; train on a part of it",
+            self.limit
+        )))
     }
 
     #[inline]
@@ -612,11 +619,15 @@ mod tests {
         a.limit = 7;
         a.push(&[1, 2, 3], 5);
         a.push(&[4, 5, 6, 7], 2);
-        assert!(!a.is_full());
+        assert!(a.check_room().is_ok());
         a.push(&[8, 9], 1);
-        assert!(a.is_full());
         a.push(&[8], 1); // would fit, but the arena is full
-        assert!(a.is_full());
+        let err = a.check_room().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the corpus has more than 7 characters in its distinct words, more than one \
+             training run can index; train on a part of it"
+        );
         assert_eq!((a.word(0), a.word(1)), (&[1, 2, 3][..], &[4, 5, 6, 7][..]));
         assert_eq!(a.words.len(), 2);
         assert_eq!(a.max_merges(), 5);

@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use crate::corpus::WordCounts;
 use crate::error::{Error, Result};
 use crate::merge::merge_by_rank;
-use crate::merge_loop::{learn_merges, Arena, MAX_SYMBOLS};
+use crate::merge_loop::{learn_merges, Arena};
 use crate::normalize::{Normalizer, SPACE_MARKER};
 use crate::vocab::{Model, DEFAULT_SPECIALS};
 
@@ -112,12 +112,7 @@ pub fn train(
         });
     }
     let arena = initial_words(&model, counts);
-    if arena.is_full() {
-        return Err(Error::InvalidArgument(format!(
-            "the corpus has more than {MAX_SYMBOLS} characters in its distinct words, more \
-             than one training run can index; train on a part of it"
-        )));
-    }
+    arena.check_room()?;
     model.reserve((cfg.vocab_size - model.len()).min(arena.max_merges()));
     learn_merges(&mut model, arena, cfg, progress)?;
     Ok(model)

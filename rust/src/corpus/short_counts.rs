@@ -34,6 +34,12 @@ fn split(key: u128) -> [u64; 2] {
     [key as u64, (key >> 64) as u64]
 }
 
+/// The key `split` gave.
+#[inline]
+fn join([lo, hi]: [u64; 2]) -> u128 {
+    u128::from(lo) | u128::from(hi) << 64
+}
+
 impl ShortCounts {
     /// Room for `words` keys before the table grows.
     pub(super) fn with_capacity(words: usize) -> Self {
@@ -136,7 +142,7 @@ impl ShortCounts {
         }
         for e in self.table.iter_mut() {
             if e.key != [0, 0] {
-                f(u128::from(e.key[0]) | u128::from(e.key[1]) << 64, e.count);
+                f(join(e.key), e.count);
                 e.key = [0, 0];
             }
         }
@@ -148,7 +154,7 @@ impl ShortCounts {
         self.table
             .iter()
             .filter(|e| e.key != [0, 0])
-            .map(|e| (u128::from(e.key[0]) | u128::from(e.key[1]) << 64, e.count))
+            .map(|e| (join(e.key), e.count))
     }
 }
 
